@@ -1,0 +1,91 @@
+"""split stage: read and validate the raw inputs, split labeled documents by document.
+
+Writes ``data/split/{train,dev,test,unlabeled}.jsonl`` and ``metrics/data.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from stages.common import load_params, setup_logging, write_json
+from stages.documents import Document, entity_counts, write_jsonl
+from stages.readers import (
+    ReadReport,
+    drop_duplicate_ids,
+    read_brat_folder,
+    read_corpus_file,
+)
+
+log = setup_logging("split")
+SPLITS = ("train", "dev", "test", "unlabeled")
+
+
+def split_labeled(
+    docs: list[Document], dev_size: float, test_size: float, seed: int
+) -> dict[str, list[Document]]:
+    """Seeded document-level split; each part keeps the input (id) order."""
+    if len(docs) < 3:
+        raise ValueError(f"need at least 3 labeled documents to split, got {len(docs)}")
+    index = list(range(len(docs)))
+    rest, test = train_test_split(index, test_size=test_size, random_state=seed)
+    dev_share = dev_size / (1.0 - test_size)
+    train, dev = train_test_split(rest, test_size=dev_share, random_state=seed)
+    return {name: [docs[i] for i in sorted(part)] for name, part in
+            (("train", train), ("dev", dev), ("test", test))}
+
+
+def describe(docs: list[Document]) -> dict:
+    return {
+        "documents": len(docs),
+        "characters": sum(len(d.text) for d in docs),
+        "entities": entity_counts(docs),
+    }
+
+
+def read_inputs(data: dict, on_error: str) -> tuple[list[Document], list[Document], ReadReport]:
+    """Read labeled and unlabeled inputs named by the ``data`` params."""
+    report = ReadReport(on_error=on_error)
+    labeled = read_brat_folder(data["labeled_dir"], report, labeled=True)
+    unlabeled: list[Document] = []
+    if data.get("unlabeled_dir"):
+        unlabeled += read_brat_folder(data["unlabeled_dir"], report, labeled=False)
+    if data.get("corpus_file"):
+        unlabeled += read_corpus_file(data["corpus_file"], report)
+    everything = drop_duplicate_ids(labeled + unlabeled, report, "inputs")
+    kept = {id(d) for d in everything}
+    labeled = [d for d in labeled if id(d) in kept]
+    unlabeled = [d for d in unlabeled if id(d) in kept]
+    return labeled, unlabeled, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="data/split")
+    parser.add_argument("--metrics", default="metrics/data.json")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    cfg = params["split"]
+
+    labeled, unlabeled, report = read_inputs(params["data"], cfg.get("on_error", "skip"))
+    parts = split_labeled(labeled, cfg["dev_size"], cfg["test_size"], cfg["seed"])
+    parts["unlabeled"] = unlabeled
+    out = Path(args.out)
+    for name in SPLITS:
+        write_jsonl(out / f"{name}.jsonl", parts[name])
+        log.info("%s: %d documents", name, len(parts[name]))
+    for entry in report.skipped:
+        log.warning("skipped %s", entry)
+    metrics = {name: describe(parts[name]) for name in SPLITS}
+    metrics["skipped"] = [s.as_dict() for s in report.skipped]
+    metrics["ignored"] = dict(sorted(report.ignored.items()))
+    write_json(args.metrics, metrics)
+    log.info("%d skipped, ignored: %s", len(report.skipped), metrics["ignored"])
+
+
+if __name__ == "__main__":
+    main()
