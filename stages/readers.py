@@ -93,7 +93,7 @@ def parse_ann(path: Path, raw: str, text: str, report: ReadReport) -> list[Entit
             continue
         match = ENTITY_LINE.match(line)
         if not match:
-            report.skip(path, line_no, "malformed entity line (want 'T<n>\\tTYPE start end\\ttext')")
+            report.skip(path, line_no, "malformed line (want T<n> TAB TYPE start end TAB text)")
             continue
         _, etype, spans, surface = match.groups()
         if ";" in spans:
@@ -104,7 +104,7 @@ def parse_ann(path: Path, raw: str, text: str, report: ReadReport) -> list[Entit
             report.skip(path, line_no, f"empty or reversed span {start}-{end}")
             continue
         if end > len(text):
-            report.skip(path, line_no, f"span {start}-{end} out of range (text has {len(text)} chars)")
+            report.skip(path, line_no, f"span {start}-{end} out of range ({len(text)} chars)")
             continue
         if text[start:end] != surface:
             report.skip(
@@ -139,7 +139,9 @@ def doc_id_of(path: Path) -> str:
     return path.stem
 
 
-def read_brat_folder(folder: Path | str, report: ReadReport, labeled: bool = True) -> list[Document]:
+def read_brat_folder(
+    folder: Path | str, report: ReadReport, labeled: bool = True
+) -> list[Document]:
     """Read ``*.txt`` (+ ``*.ann`` when labeled) from a folder, sorted by id."""
     folder = Path(folder)
     if not folder.is_dir():
