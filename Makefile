@@ -1,0 +1,31 @@
+# Entry points. `make repro` and `make test` set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup repro test lint bench demo-data sweep report clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+repro: setup  ## run the whole pipeline on the demo default
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro
+
+test: setup  ## lint + the test suite
+	$(BIN)/ruff check .
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+demo-data: setup  ## regenerate data/demo (byte-identical)
+	$(BIN)/python scripts/make_demo_data.py
+
+clean:
+	rm -rf data/split data/tokenized data/masked data/predictions models checkpoints dvclive
