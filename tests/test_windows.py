@@ -43,7 +43,7 @@ def test_unknown_characters_become_unk_and_are_counted():
     enc = e.encode("头疼")
     assert enc.ids == [VOCAB["头"], VOCAB["[UNK]"]]
     stats = e.stats()
-    assert stats["unk_tokens"] == 1 and stats["unk_rate"] == 0.5 and stats["unk_characters"] == ["疼"]
+    assert (stats["unk_tokens"], stats["unk_rate"], stats["unk_characters"]) == (1, 0.5, ["疼"])
 
 
 def test_entity_of_dropped_characters_is_reported_lost():
