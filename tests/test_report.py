@@ -1,0 +1,60 @@
+"""Ablation report: grouping by params except seed, paired deltas, honesty about noise."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_module
+
+
+def exp(name: str, seed: int, strategy: str, f1: float, error: bool = False) -> dict:
+    data = {
+        "params": {"params.yaml": {"data": {
+            "seed": seed, "mask_strategy": strategy, "mask_prob": 0.5,
+            "pretrain": {"epochs": 1}}}},
+        "metrics": {} if error else {"metrics/eval.json": {"data": {"test": {
+            "f1": f1, "per_type": {
+                "SYMPTOM": {"f1": f1 + 0.1, "support": 50},
+                "DRUG": {"f1": f1 - 0.1, "support": 5},
+                "FOOD": {"f1": 0.0, "support": 1},
+                "DISEASE": {"f1": f1, "support": 20}}}}}},
+    }
+    return {"revs": [{"rev": "0" * 40, "name": name, "data": data,
+                      "error": {"msg": "failed"} if error else None}], "name": name}
+
+
+def exp_show(experiments: list[dict]) -> list[dict]:
+    return [{"rev": "workspace", "data": {}, "experiments": None},
+            {"rev": "a" * 40, "name": "main", "data": {}, "experiments": experiments}]
+
+
+def run_report(tmp_path, experiments, *args) -> str:
+    src = tmp_path / "exp.json"
+    src.write_text(json.dumps(exp_show(experiments)), encoding="utf-8")
+    out = tmp_path / "report.md"
+    run_module("stages.report", "--exp-json", str(src), "--out", str(out), *args)
+    assert out.with_suffix(".png").stat().st_size > 0
+    return out.read_text(encoding="utf-8")
+
+
+def test_groups_by_params_except_seed_with_paired_deltas(tmp_path):
+    experiments = [exp(f"t{s}", s, "token", 0.50 + s / 100) for s in (1, 2, 3)]
+    experiments += [exp(f"e{s}", s, "entity", 0.60 + s / 50) for s in (1, 2, 3)]
+    experiments.append(exp("broken", 4, "entity", 0.0, error=True))
+    report = run_report(tmp_path, experiments, "--baseline", "mask_strategy=token")
+    rows = [line for line in report.splitlines() if line.startswith("| mask_strategy")]
+    assert len(rows) == 2
+    entity, token = rows  # sorted by setting
+    assert "mask_strategy=token **(baseline)**" in token and "| 3 |" in token
+    # entity F1s 0.62, 0.64, 0.66; token 0.51, 0.52, 0.53 -> paired diffs 0.11, 0.12, 0.13
+    assert "0.6400 ± 0.0200" in entity and "0.1200 ± 0.0100 (n=3)" in entity
+    assert "SYMPTOM F1 | DISEASE F1 | DRUG F1" in report  # three most frequent types
+    assert "1 experiment(s) without test metrics" in report
+    assert "fewer than 3 seeds" not in report
+
+
+def test_flags_settings_with_fewer_than_three_seeds(tmp_path):
+    experiments = [exp("t1", 1, "token", 0.5), exp("e1", 1, "entity", 0.6),
+                   exp("e2", 2, "entity", 0.7)]
+    report = run_report(tmp_path, experiments)
+    assert "fewer than 3 seeds" in report and "2 ⚠" in report
