@@ -1,0 +1,84 @@
+"""End-to-end acceptance on the tiny profile, in fresh temporary copies of the repo.
+
+* determinism: two fresh copies give identical dvc.lock hashes and metrics files;
+* `dvc exp run -S mask_prob=0.2` reruns exactly the stages after tokenize, and
+  `dvc metrics diff` / `dvc exp show` show the F1 change;
+* `dvc push` to a local-folder remote, `dvc pull` into another copy, `dvc status` clean.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import dvc, git, tiny_clone
+
+pytestmark = pytest.mark.slow
+STAGES = ["split", "tokenize", "mask-annotate", "pretrain", "finetune-ner", "evaluate"]
+METRICS = ["data", "tokenize", "masking", "pretrain", "finetune", "eval"]
+
+
+def lock_hashes(repo: Path) -> dict[str, dict[str, str]]:
+    """Hash of every dependency and output of every stage, from dvc.lock."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))
+    return {
+        name: {entry["path"]: entry.get("md5") for key in ("deps", "outs")
+               for entry in stage.get(key, [])}
+        for name, stage in lock["stages"].items()
+    }
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory) -> Path:
+    repo = tiny_clone(tmp_path_factory.mktemp("first"))
+    dvc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tiny run")
+    return repo
+
+
+def test_all_stages_ran_and_status_is_clean(first):
+    assert set(lock_hashes(first)) == set(STAGES)
+    assert "up to date" in dvc(first, "status")
+    assert json.loads((first / "metrics" / "eval.json").read_text())["test"]["f1"] >= 0.0
+
+
+def test_two_fresh_copies_are_identical(first, tmp_path):
+    second = tiny_clone(tmp_path / "second")
+    dvc(second, "repro")
+    assert lock_hashes(second) == lock_hashes(first)
+    for name in METRICS:
+        path = Path("metrics") / f"{name}.json"
+        assert (second / path).read_bytes() == (first / path).read_bytes(), path
+
+
+def test_mask_prob_change_reruns_only_later_stages(first, tmp_path):
+    repo = tmp_path / "exp"
+    shutil.copytree(first, repo)
+    out = dvc(repo, "exp", "run", "-S", "mask_prob=0.2")
+    for stage in ("split", "tokenize"):
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    for stage in ("mask-annotate", "pretrain", "finetune-ner", "evaluate"):
+        assert f"Running stage '{stage}'" in out
+    diff = dvc(repo, "metrics", "diff", "--json")
+    assert "metrics/masking.json" in json.loads(diff)
+    shown = dvc(repo, "exp", "show", "--json")
+    assert '"mask_prob": 0.2' in shown and '"f1"' in shown
+
+
+def test_push_and_pull_through_a_local_remote(first, tmp_path):
+    repo = tmp_path / "pusher"
+    shutil.copytree(first, repo)
+    remote = tmp_path / "remote"
+    dvc(repo, "remote", "add", "-d", "local", str(remote))
+    git(repo, "commit", "-qam", "add remote")
+    dvc(repo, "push")
+    clone = tmp_path / "puller"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    dvc(clone, "pull")
+    assert "up to date" in dvc(clone, "status")
+    assert (clone / "models" / "ner" / "config.json").is_file()
