@@ -82,3 +82,8 @@ def test_push_and_pull_through_a_local_remote(first, tmp_path):
     dvc(clone, "pull")
     assert "up to date" in dvc(clone, "status")
     assert (clone / "models" / "ner" / "config.json").is_file()
+
+
+def test_unknown_param_fails_loudly(first):
+    out = dvc(first, "exp", "run", "-S", "mask_porb=0.3", check=False)
+    assert "Key 'mask_porb' is not in struct" in out
