@@ -140,9 +140,14 @@ def doc_id_of(path: Path) -> str:
 
 
 def read_brat_folder(
-    folder: Path | str, report: ReadReport, labeled: bool = True
+    folder: Path | str, report: ReadReport, labeled: bool = True, allow_empty_ann: bool = False
 ) -> list[Document]:
-    """Read ``*.txt`` (+ ``*.ann`` when labeled) from a folder, sorted by id."""
+    """Read ``*.txt`` (+ ``*.ann`` when labeled) from a folder, sorted by id.
+
+    An empty ``.ann`` drops its document from labeled training data (it is more likely an
+    unfinished annotation than a leaflet without entities) unless ``allow_empty_ann`` is set,
+    as for model predictions, where it means "no entity found".
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
@@ -169,7 +174,7 @@ def read_brat_folder(
             raw_ann = decode_text(ann_path, report)
             if raw_ann is None:
                 continue
-            if not raw_ann.strip():
+            if not raw_ann.strip() and not allow_empty_ann:
                 report.skip(ann_path, None, "empty .ann file (document dropped from labeled data)")
                 continue
             entities = parse_ann(ann_path, raw_ann, text, report)

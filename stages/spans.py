@@ -36,7 +36,9 @@ def classify_errors(gold: set[Span], pred: set[Span]) -> dict[str, int]:
     For a false positive: ``type`` (same boundaries as a gold span, other type),
     ``boundary`` (overlaps a gold span of the same type), ``boundary_and_type``
     (overlaps only gold spans of other types) or ``spurious`` (overlaps nothing).
-    A false negative that no prediction overlaps is ``missed``.
+    A false negative that no false positive overlaps is ``missed`` (one overlapped by a
+    false positive is already counted with it). So a gold span predicted with wrong
+    boundaries is one error, not two.
     """
     by_doc: dict[str, list[Span]] = defaultdict(list)
     for g in gold:
@@ -56,20 +58,27 @@ def classify_errors(gold: set[Span], pred: set[Span]) -> dict[str, int]:
         else:
             kinds["spurious"] += 1
     for g in gold - pred:
-        if not any(overlaps(g, p) for p in pred_by_doc[g.doc_id]):
+        if not any(overlaps(g, p) for p in pred_by_doc[g.doc_id] if p not in gold):
             kinds["missed"] += 1
     return {k: kinds.get(k, 0) for k in
             ("type", "boundary", "boundary_and_type", "spurious", "missed")}
 
 
-def type_confusion(gold: set[Span], pred: set[Span]) -> list[dict]:
-    """Gold vs predicted type for spans whose boundaries match exactly."""
-    gold_types = {(g.doc_id, g.start, g.end): g.type for g in gold}
-    pairs = Counter(
-        (gold_types[(p.doc_id, p.start, p.end)], p.type)
-        for p in pred if (p.doc_id, p.start, p.end) in gold_types
-    )
-    return [{"actual": a, "predicted": b, "count": n} for (a, b), n in sorted(pairs.items())]
+def type_confusion(gold: Iterable[Span], pred: Iterable[Span]) -> list[dict[str, str]]:
+    """Gold vs predicted type, one ``{"actual", "predicted"}`` row per predicted span whose
+    boundaries equal a gold span's (correct types included); sorted. DVC's confusion
+    template counts rows. Where gold holds several types at those boundaries, the
+    predicted type wins if among them, else the first in name order.
+    """
+    gold_types: dict[tuple[str, int, int], list[str]] = defaultdict(list)
+    for g in sorted(set(gold)):
+        gold_types[(g.doc_id, g.start, g.end)].append(g.type)
+    rows = []
+    for p in set(pred):
+        types = gold_types.get((p.doc_id, p.start, p.end))
+        if types:
+            rows.append((p.type if p.type in types else types[0], p.type))
+    return [{"actual": a, "predicted": b} for a, b in sorted(rows)]
 
 
 def score_spans(gold: Iterable[Span], pred: Iterable[Span]) -> dict:
