@@ -1,0 +1,177 @@
+"""mask-annotate stage: find masking units and draw static MLM masks, stored as data.
+
+Reads ``data/tokenized/mlm.parquet`` and ``models/tokenizer``; writes
+
+  data/masked/train.parquet   ``mask_dupe`` masked copies of every non-held-out sequence
+  data/masked/eval.parquet    ``mask.eval_sequences`` held-out sequences, one copy each
+  metrics/masking.json        mask rate, entity shares, lexicon size/matches, per type
+
+Each row is one masked copy: ``seq_id``, ``copy``, ``input_ids`` (after masking),
+``labels`` (original id where predicted, else -100), ``mask_unit`` (the unit's index
+within the sequence, -1 if not masked), ``mask_kind`` (entity type or token/word/span,
+null if not masked) and ``in_entity`` (token inside a gold or lexicon entity, for every
+strategy). Rows are ordered by copy, then seq_id.
+
+Entity units are the gold entities of train sequences and, in all other sequences,
+longest matches of a lexicon built from the train sequences' gold entities only (dev/test
+annotations never reach this stage). The held-out sequences are drawn with
+``mask.eval_seed`` (not ``seed``), so a seed sweep is evaluated on the same sequences.
+See ``stages/masking.py`` for the strategies and the per-(seed, seq_id, copy) RNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from stages.common import load_params, setup_logging, write_json
+from stages.mask_units import (
+    TRAIN,
+    Sequences,
+    Units,
+    build_lexicon,
+    covered,
+    gold_units,
+    lexicon_units,
+    read_sequences,
+    word_units,
+)
+from stages.masking import MaskConfig, Masked, Masker, Vocab, mask_stats, segment_index
+
+log = setup_logging("mask-annotate")
+
+SCHEMA = pa.schema([
+    ("seq_id", pa.int32()), ("copy", pa.int32()),
+    ("input_ids", pa.list_(pa.int32())), ("labels", pa.list_(pa.int32())),
+    ("mask_unit", pa.list_(pa.int32())), ("mask_kind", pa.list_(pa.string())),
+    ("in_entity", pa.list_(pa.bool_())),
+])
+
+
+def eval_rows(n: int, size: int, eval_seed: int) -> np.ndarray:
+    """Sorted row indices of the held-out sequences (a seeded draw)."""
+    if not 0 <= size < n:
+        raise ValueError(f"mask.eval_sequences must be in [0, {n - 1}] for {n} sequences, "
+                         f"got {size}")
+    return np.sort(np.random.default_rng([eval_seed, n]).choice(n, size, replace=False))
+
+
+def masked_table(seqs: Sequences, rows: np.ndarray, copies: list[tuple[int, Masked]],
+                 in_entity: np.ndarray, kind_names: list[str]) -> pa.Table:
+    """One row per (copy, sequence), copy-major, in the output schema."""
+    idx, off = segment_index(seqs.offsets, rows)
+    total = int(off[-1])
+    offsets = np.concatenate([off[:-1] + i * total for i in range(len(copies))]
+                             + [[total * len(copies)]]).astype(np.int32)
+
+    def column(values: list[np.ndarray], type_: pa.DataType, mask=None) -> pa.ListArray:
+        flat = np.concatenate(values) if values else np.empty(0)
+        arr = pa.array(flat, type=type_, mask=mask)
+        return pa.ListArray.from_arrays(pa.array(offsets), arr)
+
+    codes = np.concatenate([m.kind[idx] for _, m in copies]) if copies else np.empty(0, int)
+    kinds = pa.array(kind_names, pa.string()).take(pa.array(codes, pa.int32(), mask=codes < 0))
+    columns = {
+        "seq_id": pa.array(np.tile(seqs.seq_id[rows], len(copies)), pa.int32()),
+        "copy": pa.array(np.repeat([c for c, _ in copies], len(rows)), pa.int32()),
+        "input_ids": column([m.input_ids[idx] for _, m in copies], pa.int32()),
+        "labels": column([m.labels[idx] for _, m in copies], pa.int32()),
+        "mask_unit": column([m.mask_unit[idx] for _, m in copies], pa.int32()),
+        "mask_kind": pa.ListArray.from_arrays(pa.array(offsets), kinds),
+        "in_entity": column([in_entity[idx]] * len(copies), pa.bool_()),
+    }
+    return pa.table(columns, schema=SCHEMA)
+
+
+def find_units(seqs: Sequences, params: dict) -> tuple[Units, Units | None, dict]:
+    """Entity units (gold + lexicon), jieba words when needed, and unit statistics."""
+    mcfg = params["mask"]
+    gold, overlaps = gold_units(seqs)
+    lexicon = build_lexicon(seqs, int(mcfg["lexicon_min_len"]), mcfg["lexicon_conflict"])
+    lex = lexicon_units(seqs, lexicon)
+    entities = Units.concat(gold, lex)
+    words = word_units(seqs) if params["mask_strategy"] == "wwm" else None
+    info = {
+        "lexicon_size": len(lexicon),
+        "lexicon_matches": len(lex),
+        "lexicon": lexicon.stats,
+        "gold_units": len(gold),
+        "gold_overlaps_dropped": overlaps,
+        "word_units": None if words is None else len(words),
+    }
+    log.info("%d gold entity units, lexicon of %d surfaces, %d lexicon matches",
+             len(gold), len(lexicon), len(lex))
+    return entities, words, info
+
+
+def run(params: dict, mlm: Path | str, tokenizer_dir: Path | str, out: Path | str,
+        metrics_path: Path | str | None) -> dict:
+    """The whole stage; returns the metrics."""
+    from transformers import AutoTokenizer
+
+    cfg = MaskConfig.from_params(params)
+    dupe = int(params["mask_dupe"])
+    if dupe < 1:
+        raise ValueError(f"params.yaml: mask_dupe must be >= 1, got {dupe}")
+    seqs = read_sequences(mlm)
+    if not len(seqs):
+        raise ValueError(f"{mlm}: no MLM sequences")
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    vocab = Vocab.from_tokenizer(tokenizer)
+    if len(seqs.ids) and int(seqs.ids.max()) >= len(tokenizer):
+        raise ValueError(f"{mlm}: token id {int(seqs.ids.max())} is outside the vocabulary of "
+                         f"{tokenizer_dir} ({len(tokenizer)} ids): rerun tokenize")
+    log.info("%d sequences (%d train), strategy %s, mask_prob %s, budget %s, %d copies",
+             len(seqs), int((seqs.source == TRAIN).sum()), cfg.strategy, cfg.prob, cfg.budget,
+             dupe)
+    if cfg.budget is not None and cfg.strategy not in ("entity", "entity_token"):
+        log.warning("mask_budget only caps entity units: ignored by strategy %s", cfg.strategy)
+    entities, words, info = find_units(seqs, params)
+    masker = Masker(seqs, cfg, vocab, entities, words)
+    in_entity = covered(seqs, entities)
+    held_out = eval_rows(len(seqs), int(params["mask"]["eval_sequences"]),
+                         int(params["mask"].get("eval_seed", 0)))
+    train_rows = np.setdiff1d(np.arange(len(seqs)), held_out)
+    copies = [masker.copy(c) for c in tqdm(range(dupe), desc="mask copies", mininterval=2)]
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(masked_table(seqs, train_rows, list(enumerate(copies)), in_entity,
+                                masker.kind_names), out / "train.parquet", compression="zstd")
+    pq.write_table(masked_table(seqs, held_out, [(0, copies[0])], in_entity,
+                                masker.kind_names), out / "eval.parquet", compression="zstd")
+
+    metrics = {"strategy": cfg.strategy, "mask_prob": cfg.prob, "mask_budget": cfg.budget,
+               **info, **mask_stats(masker, copies, train_rows, entities, in_entity)}
+    metrics["eval"] = mask_stats(masker, copies[:1], held_out, entities, in_entity)
+    if metrics_path is not None:
+        write_json(metrics_path, metrics)
+    log.info("train: %d sequences x %d copies, mask rate %.4f, entity masked share %.4f, "
+             "masked in entity %.4f, %d copies without a mask; eval: %d sequences",
+             len(train_rows), dupe, metrics["mask_rate"], metrics["entity_masked_share"],
+             metrics["masked_in_entity_share"], metrics["no_mask_sequences"], len(held_out))
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml", help="params file (%(default)s)")
+    parser.add_argument("--mlm", default="data/tokenized/mlm.parquet",
+                        help="MLM sequences from tokenize (%(default)s)")
+    parser.add_argument("--tokenizer", default="models/tokenizer",
+                        help="tokenizer folder: [MASK], special and random ids (%(default)s)")
+    parser.add_argument("--out", default="data/masked", help="output folder (%(default)s)")
+    parser.add_argument("--metrics", default="metrics/masking.json",
+                        help="metrics JSON (%(default)s)")
+    args = parser.parse_args()
+    run(load_params(args.params), args.mlm, args.tokenizer, args.out, args.metrics)
+
+
+if __name__ == "__main__":
+    main()

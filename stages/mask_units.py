@@ -1,0 +1,311 @@
+"""Masking units of MLM sequences: gold entities, lexicon matches, jieba words, tokens.
+
+A *unit* is a run of tokens ``[start, end)`` (positions within one sequence, [CLS] = 0)
+that is masked as a whole. Units of one kind never overlap.
+
+* gold entities: the ``entity_*`` columns of ``mlm.parquet`` (train documents only);
+* lexicon matches: a surface -> type lexicon built from the train sequences' gold entities
+  only, matched in the text of every *non-train* sequence with pyahocorasick (longest
+  matches win, then the leftmost; matches never overlap). Train sequences keep their gold
+  entities only: the lexicon adds no units there;
+* jieba words (whole-word masking), from a dedicated, quiet ``jieba.Tokenizer``;
+* single tokens.
+
+Words and lexicon matches are found in ``text`` (character positions) and mapped to the
+tokens whose characters fall inside them; a span covering only dropped whitespace has no
+token and is no unit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+TRAIN = "train"
+SHIFT = np.int64(1 << 32)  # row key stride for char -> token lookups
+
+
+@dataclass
+class Sequences:
+    """The MLM sequences as flat numpy arrays (row r holds tokens offsets[r]:offsets[r+1])."""
+
+    seq_id: np.ndarray  # int64 (n,)
+    source: np.ndarray  # str (n,)
+    offsets: np.ndarray  # int64 (n + 1,)
+    ids: np.ndarray  # int32, flat
+    char_start: np.ndarray  # int64, flat document offsets, -1 for specials
+    char_end: np.ndarray  # int64, flat
+    text: list[str]
+    text_start: np.ndarray  # int64 (n,)
+    ent_row: np.ndarray  # int64, gold entities: row, local token start/end, type
+    ent_start: np.ndarray
+    ent_end: np.ndarray
+    ent_type: np.ndarray  # str
+
+    def __len__(self) -> int:
+        return len(self.seq_id)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def row_of_token(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self)), self.lengths)
+
+
+def _flat(column) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, values) of a pyarrow list column."""
+    arr = column.combine_chunks()
+    offsets = arr.offsets.to_numpy().astype(np.int64)
+    values = arr.values.to_numpy(zero_copy_only=False)
+    return offsets - offsets[0], values[offsets[0] : offsets[-1]]
+
+
+def read_sequences(path: Path | str) -> Sequences:
+    """Read ``mlm.parquet`` (the tokenize stage's MLM contract) into flat arrays."""
+    table = pq.read_table(path)
+    offsets, ids = _flat(table["input_ids"])
+    _, char_start = _flat(table["char_start"])
+    _, char_end = _flat(table["char_end"])
+    ent_off, ent_start = _flat(table["entity_start"])
+    _, ent_end = _flat(table["entity_end"])
+    _, ent_type = _flat(table["entity_type"])
+    n = table.num_rows
+    seq_id = table["seq_id"].to_numpy().astype(np.int64)
+    if len(np.unique(seq_id)) != n:
+        raise ValueError(f"{path}: seq_id values are not unique")
+    ent_row = np.repeat(np.arange(n), np.diff(ent_off))
+    bad = (ent_start < 1) | (ent_end <= ent_start) | (ent_end > np.diff(offsets)[ent_row] - 1)
+    if bad.any():
+        row = int(ent_row[np.flatnonzero(bad)[0]])
+        raise ValueError(f"{path}: seq_id {seq_id[row]}: an entity span lies outside the "
+                         "sequence's tokens (expected [CLS] < start < end <= [SEP])")
+    return Sequences(
+        seq_id=seq_id,
+        source=np.asarray(table["source"].to_pylist(), dtype=str),
+        offsets=offsets,
+        ids=ids.astype(np.int32),
+        char_start=char_start.astype(np.int64),
+        char_end=char_end.astype(np.int64),
+        text=table["text"].to_pylist(),
+        text_start=table["text_start"].to_numpy().astype(np.int64),
+        ent_row=ent_row,
+        ent_start=ent_start.astype(np.int64),
+        ent_end=ent_end.astype(np.int64),
+        ent_type=np.asarray(ent_type, dtype=str) if len(ent_type) else np.empty(0, str),
+    )
+
+
+@dataclass
+class Units:
+    """Masking units sorted by (row, start); positions are local to the row."""
+
+    row: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    kind: np.ndarray  # str: an entity type, or "token" / "word" / "span"
+    entity: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    @classmethod
+    def empty(cls) -> Units:
+        z = np.empty(0, np.int64)
+        return cls(z, z, z, np.empty(0, str), np.empty(0, bool))
+
+    @classmethod
+    def build(cls, row, start, end, kind, entity: bool) -> Units:
+        row, start, end = (np.asarray(x, np.int64) for x in (row, start, end))
+        kind = np.asarray(kind, dtype=str) if len(row) else np.empty(0, str)
+        keep = end > start
+        order = np.lexsort((start[keep], row[keep]))
+        return cls(row[keep][order], start[keep][order], end[keep][order],
+                   kind[keep][order], np.full(int(keep.sum()), entity))
+
+    @classmethod
+    def concat(cls, *parts: Units) -> Units:
+        """Merge unit sets (callers make sure they do not overlap)."""
+        row, start = (np.concatenate([getattr(p, a) for p in parts]) for a in ("row", "start"))
+        order = np.lexsort((start, row))
+        pick = {a: np.concatenate([getattr(p, a) for p in parts])[order]
+                for a in ("end", "kind", "entity")}
+        return cls(row[order], start[order], **pick)
+
+    def take(self, mask: np.ndarray) -> Units:
+        return Units(self.row[mask], self.start[mask], self.end[mask], self.kind[mask],
+                     self.entity[mask])
+
+
+def drop_overlaps(units: Units) -> tuple[Units, int]:
+    """Keep non-overlapping units, longer first (then leftmost); returns (kept, dropped)."""
+    order = np.lexsort((units.start, units.start - units.end, units.row))
+    keep = np.zeros(len(units), bool)
+    last_row, taken = -1, []
+    for i in order.tolist():
+        r, s, e = int(units.row[i]), int(units.start[i]), int(units.end[i])
+        if r != last_row:
+            last_row, taken = r, []
+        if all(e <= ts or s >= te for ts, te in taken):
+            taken.append((s, e))
+            keep[i] = True
+    return units.take(keep), int(len(units) - keep.sum())
+
+
+def gold_units(seqs: Sequences) -> tuple[Units, int]:
+    """Gold entity units (train sequences only carry them); returns (units, overlaps dropped)."""
+    units = Units.build(seqs.ent_row, seqs.ent_start, seqs.ent_end, seqs.ent_type, True)
+    return drop_overlaps(units)
+
+
+def entity_surfaces(seqs: Sequences) -> list[tuple[str, str]]:
+    """(surface text, type) of every gold entity of a train sequence."""
+    out = []
+    first_char = seqs.char_start[seqs.offsets[seqs.ent_row] + seqs.ent_start]
+    last_char = seqs.char_end[seqs.offsets[seqs.ent_row] + seqs.ent_end - 1]
+    for r, a, b, t in zip(seqs.ent_row.tolist(), first_char.tolist(), last_char.tolist(),
+                          seqs.ent_type.tolist()):
+        if seqs.source[r] != TRAIN:
+            raise ValueError(f"sequence {seqs.seq_id[r]} ({seqs.source[r]}) carries gold "
+                             "entities: only train sequences may (leakage rule)")
+        base = int(seqs.text_start[r])
+        out.append((seqs.text[r][a - base : b - base], t))
+    return out
+
+
+@dataclass
+class Lexicon:
+    """Surface -> entity type, built from train gold entities."""
+
+    entries: dict[str, str]
+    stats: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def build_lexicon(seqs: Sequences, min_len: int, conflict: str) -> Lexicon:
+    """Lexicon of train-split gold surfaces of at least ``min_len`` characters.
+
+    A surface annotated with several types is resolved by ``conflict``: ``majority`` keeps
+    the most frequent type (ties: alphabetical first), ``skip`` drops the surface.
+    """
+    if conflict not in ("majority", "skip"):
+        raise ValueError(f"mask.lexicon_conflict must be majority or skip, got {conflict!r}")
+    counts: dict[str, Counter] = {}
+    short = 0
+    for surface, typ in entity_surfaces(seqs):
+        if len(surface) < min_len:
+            short += 1
+            continue
+        counts.setdefault(surface, Counter())[typ] += 1
+    entries, conflicts = {}, 0
+    for surface in sorted(counts):
+        ranked = sorted(counts[surface].items(), key=lambda kv: (-kv[1], kv[0]))
+        if len(ranked) > 1:
+            conflicts += 1
+            if conflict == "skip":
+                continue
+        entries[surface] = ranked[0][0]
+    stats = {"surfaces": len(counts), "type_conflicts": conflicts, "too_short": short,
+             "per_type": dict(sorted(Counter(entries.values()).items()))}
+    return Lexicon(entries, stats)
+
+
+def longest_matches(automaton, text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, type) matches: longest first, then leftmost."""
+    cands = [(end + 1 - n, end + 1, typ) for end, (n, typ) in automaton.iter(text)]
+    cands.sort(key=lambda c: (c[0] - c[1], c[0]))
+    taken = bytearray(len(text))
+    out = []
+    for s, e, typ in cands:
+        if taken.find(1, s, e) == -1:
+            taken[s:e] = b"\x01" * (e - s)
+            out.append((s, e, typ))
+    out.sort()
+    return out
+
+
+def char_spans_to_tokens(seqs: Sequences, row: np.ndarray, a: np.ndarray, b: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Local token range [start, end) of the tokens whose chars lie in text[a:b] of a row."""
+    row = np.asarray(row, np.int64)
+    if not len(row):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    body = seqs.char_start >= 0
+    rows = seqs.row_of_token
+    keys = rows * SHIFT + np.where(body, seqs.char_start, 0)
+    n = np.arange(len(seqs), dtype=np.int64)
+    keys[seqs.offsets[:-1]] = n * SHIFT - 1  # [CLS] sorts before the row's chars
+    keys[seqs.offsets[1:] - 1] = n * SHIFT + (1 << 31)  # [SEP] after them
+    base = row * SHIFT + seqs.text_start[row]
+    lo = np.searchsorted(keys, base + np.asarray(a, np.int64), "left")
+    hi = np.searchsorted(keys, base + np.asarray(b, np.int64), "left")
+    return lo - seqs.offsets[row], hi - seqs.offsets[row]
+
+
+def _char_units(seqs: Sequences, spans: list[tuple[int, int, int, str]], entity: bool) -> Units:
+    if not spans:
+        return Units.empty()
+    row, a, b, kind = zip(*spans)
+    start, end = char_spans_to_tokens(seqs, np.array(row), np.array(a), np.array(b))
+    return Units.build(row, start, end, kind, entity)
+
+
+def lexicon_units(seqs: Sequences, lexicon: Lexicon) -> Units:
+    """Lexicon matches in the text of every non-train sequence."""
+    if not lexicon.entries:
+        return Units.empty()
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for surface, typ in lexicon.entries.items():
+        automaton.add_word(surface, (len(surface), typ))
+    automaton.make_automaton()
+    spans = [(r, s, e, typ) for r in np.flatnonzero(seqs.source != TRAIN).tolist()
+             for s, e, typ in longest_matches(automaton, seqs.text[r])]
+    return _char_units(seqs, spans, True)
+
+
+def jieba_tokenizer():
+    """A dedicated, quiet jieba tokenizer on jieba's bundled dictionary."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+def word_units(seqs: Sequences) -> Units:
+    """jieba words (HMM on, deterministic) of each sequence's text."""
+    tok = jieba_tokenizer()
+    spans = [(r, s, e, "word") for r, text in enumerate(seqs.text)
+             for _, s, e in tok.tokenize(text)]
+    return _char_units(seqs, spans, False)
+
+
+def token_units(seqs: Sequences, maskable: np.ndarray, exclude: Units | None = None) -> Units:
+    """One unit per maskable token, leaving out tokens covered by ``exclude``."""
+    keep = maskable.copy()
+    if exclude is not None and len(exclude):
+        keep &= ~covered(seqs, exclude)
+    pos = np.flatnonzero(keep)
+    row = seqs.row_of_token[pos]
+    start = pos - seqs.offsets[row]
+    return Units.build(row, start, start + 1, np.full(len(pos), "token"), False)
+
+
+def covered(seqs: Sequences, units: Units) -> np.ndarray:
+    """Flat bool: token lies inside one of the units."""
+    delta = np.zeros(len(seqs.ids) + 1, np.int64)
+    base = seqs.offsets[units.row]
+    np.add.at(delta, base + units.start, 1)
+    np.add.at(delta, base + units.end, -1)
+    return np.cumsum(delta[:-1]) > 0

@@ -1,0 +1,92 @@
+"""In a temporary DVC repo, changing only ``mask_prob`` reruns mask-annotate and what follows.
+
+The temp repo holds ``stages/``, ``params.yaml``, a subset of ``data/demo`` and the
+project's own split / tokenize / mask-annotate stage definitions from ``dvc.yaml`` (copied
+verbatim), plus a stand-in ``downstream`` stage that reads ``data/masked`` (the real
+pretrain stage is too slow for a test).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+STAGES = ("split", "tokenize", "mask-annotate")
+
+pytestmark = pytest.mark.skipif(not (DEMO / "labeled").is_dir(), reason="data/demo is absent")
+
+
+def sh(repo: Path, *args: str) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def dvc(repo: Path, *args: str) -> str:
+    return sh(repo, sys.executable, "-m", "dvc", *args)
+
+
+def make_repo(repo: Path, labeled: int = 40, unlabeled: int = 10) -> None:
+    shutil.copytree(ROOT / "stages", repo / "stages",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder, n in (("labeled", labeled), ("unlabeled", unlabeled)):
+        stems = sorted({p.stem for p in (DEMO / folder).glob("*.txt")})[:n]
+        (repo / "data" / "demo" / folder).mkdir(parents=True)
+        for stem in stems:
+            for path in (DEMO / folder).glob(f"{stem}.*"):
+                shutil.copy(path, repo / "data" / "demo" / folder / path.name)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text("utf-8"))
+    params.update(mask_dupe=2, mask_prob=0.5, base_model="scratch")
+    params["mask"]["eval_sequences"] = 4
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text("utf-8"))
+    stages = {name: pipeline["stages"][name] for name in STAGES}
+    stages["downstream"] = {
+        "cmd": "python -c \"import pyarrow.parquet as pq; "
+               "open('downstream.txt', 'w').write(str(pq.read_table('data/masked/train.parquet')"
+               ".num_rows))\"",
+        "deps": ["data/masked"],
+        "outs": ["downstream.txt"],
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False), "utf-8")
+    sh(repo, "git", "init", "-q")
+    dvc(repo, "init", "-q")
+
+
+def test_mask_prob_change_reruns_only_mask_annotate_and_later(tmp_path):
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    first = dvc(repo, "repro")
+    for stage in (*STAGES, "downstream"):
+        assert f"Running stage '{stage}'" in first
+    assert "up to date" in dvc(repo, "status")
+    before = (repo / "data" / "masked" / "train.parquet").read_bytes()
+
+    params = repo / "params.yaml"
+    text, n = re.subn(r"(?m)^mask_prob: .*$", "mask_prob: 0.3", params.read_text("utf-8"))
+    assert n == 1
+    params.write_text(text, "utf-8")
+
+    status = dvc(repo, "status")
+    assert "mask-annotate:" in status and "mask_prob" in status
+    assert "split:" not in status and "tokenize:" not in status
+
+    second = dvc(repo, "repro")
+    assert "Stage 'split' didn't change, skipping" in second
+    assert "Stage 'tokenize' didn't change, skipping" in second
+    assert "Running stage 'split'" not in second and "Running stage 'tokenize'" not in second
+    assert "Running stage 'mask-annotate'" in second
+    assert "Running stage 'downstream'" in second
+    assert (repo / "data" / "masked" / "train.parquet").read_bytes() != before
+    assert "up to date" in dvc(repo, "status")
