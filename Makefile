@@ -27,5 +27,18 @@ lint: setup
 demo-data: setup  ## regenerate data/demo (byte-identical)
 	$(BIN)/python scripts/make_demo_data.py
 
+# Grid of masking settings x seeds through DVC's own queue; then the ablation report.
+SWEEP ?= -S mask_strategy=token,entity -S seed=1,2,3
+BASELINE ?= mask_strategy=token
+JOBS ?= 1
+
+sweep: setup  ## queue the SWEEP grid, run it, write reports/ablation.md
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc exp run --queue $(SWEEP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc exp run --run-all --jobs $(JOBS)
+	$(MAKE) report
+
+report: setup  ## ablation report of all experiments in the repo
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m stages.report --baseline "$(BASELINE)"
+
 clean:
 	rm -rf data/split data/tokenized data/masked data/predictions models checkpoints dvclive

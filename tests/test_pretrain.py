@@ -1,0 +1,145 @@
+"""pretrain stage on a tiny profile: outputs, stale-checkpoint guard, DDP, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+from tests.conftest import DEMO, REPO, TINY, run_module, split_and_tokenize, write_params
+
+# One thread per process: tiny models gain nothing from more, and runs compared for
+# equality must use the same thread count.
+ENV = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def masked(tmp_path_factory) -> Path:
+    """Split, tokenize and mask-annotate 40 labeled + 10 unlabeled demo documents."""
+    if not (DEMO / "labeled").is_dir():
+        pytest.skip(f"demo data not found at {DEMO}")
+    tmp = tmp_path_factory.mktemp("pretrain_data")
+    for name, count in (("labeled", 40), ("unlabeled", 10)):
+        (tmp / name).mkdir()
+        for txt in sorted((DEMO / name).glob("*.txt"))[:count]:
+            for src in (txt, txt.with_suffix(".ann")):
+                if src.exists():
+                    shutil.copy(src, tmp / name / src.name)
+    params = split_and_tokenize(tmp, tmp / "labeled", tmp / "unlabeled", **TINY)
+    run_module("stages.mask_annotate", "--params", str(params),
+               "--mlm", str(tmp / "tokenized" / "mlm.parquet"),
+               "--tokenizer", str(tmp / "tokenizer"), "--out", str(tmp / "masked"),
+               "--metrics", str(tmp / "masking.json"))
+    return tmp
+
+
+def stage_args(data: Path, run: Path, params: Path) -> list[str]:
+    return ["--params", str(params), "--masked-dir", str(data / "masked"),
+            "--tokenizer", str(data / "tokenizer"), "--out", str(run / "pretrained"),
+            "--checkpoints", str(run / "checkpoints"), "--metrics", str(run / "pretrain.json"),
+            "--live-dir", str(run / "dvclive")]
+
+
+def pretrain(data: Path, run: Path, **overrides) -> subprocess.CompletedProcess:
+    params = write_params(run.parent / f"{run.name}.yaml", data / "params.yaml", **overrides)
+    return run_module("stages.pretrain", *stage_args(data, run, params), env=ENV)
+
+
+def test_saves_model_metrics_curves_and_guards_stale_checkpoints(masked, tmp_path):
+    run = tmp_path / "run"
+    pretrain(masked, run, **{"pretrain.save_steps": 2, "pretrain.logging_steps": 1})
+    model = AutoModelForMaskedLM.from_pretrained(run / "pretrained")
+    tokenizer = AutoTokenizer.from_pretrained(run / "pretrained")
+    assert model.config.vocab_size == len(tokenizer)
+    assert (run / "pretrained" / "model.safetensors").is_file()
+
+    metrics = json.loads((run / "pretrain.json").read_text())
+    assert set(metrics["eval"]) == {"loss", "perplexity", "accuracy", "entity_accuracy",
+                                    "masked_tokens", "entity_masked_tokens"}
+    assert metrics["eval"]["masked_tokens"] >= metrics["eval"]["entity_masked_tokens"] > 0
+    assert 0 <= metrics["eval"]["accuracy"] <= 1 and metrics["train"]["steps"] > 0
+
+    curves = run / "dvclive" / "plots" / "metrics"
+    eval_loss = (curves / "eval" / "loss.tsv").read_text().splitlines()
+    assert eval_loss[0] == "step\tloss" and len(eval_loss) > 2
+    assert (curves / "train" / "loss.tsv").is_file()
+    assert not (run / "dvclive" / "dvc.yaml").exists()
+    logged = (run / "dvclive" / "params.yaml").read_text()
+    assert "pretrain:" in logged and "finetune" not in logged and "output_dir" not in logged
+    # A finished run keeps no checkpoint, only the fingerprint of what it was trained on.
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["fingerprint.json"]
+
+    # A leftover checkpoint of other params is never resumed: it is removed, training restarts.
+    stale = run / "checkpoints" / "checkpoint-2"
+    shutil.copytree(run / "pretrained", stale)
+    (stale / "trainer_state.json").write_text("{}")
+    proc = pretrain(masked, run, **{"pretrain.save_steps": 2, "pretrain.learning_rate": 1e-3})
+    assert "starting fresh" in proc.stderr and "resuming" not in proc.stderr
+    assert not stale.exists()
+
+
+def test_runs_under_torchrun_with_two_cpu_processes(masked, tmp_path):
+    run = tmp_path / "ddp"
+    params = write_params(tmp_path / "ddp.yaml", masked / "params.yaml")
+    proc = run_module("torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                      "-m", "stages.pretrain", *stage_args(masked, run, params), env=ENV)
+    assert "2 process(es)" in proc.stderr
+    model = AutoModelForMaskedLM.from_pretrained(run / "pretrained")
+    assert model.config.model_type == "bert"
+    metrics = json.loads((run / "pretrain.json").read_text())
+    # Each process takes its own batches: an epoch is half as many steps of 2 x batch_size.
+    per_step = 2 * TINY["pretrain.batch_size"]
+    assert metrics["train"]["steps"] == -(-metrics["train"]["sequences"] // per_step)
+    assert metrics["eval"]["loss"] > 0
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, folder: Path, timeout: float = 60) -> Path:
+    """Newest complete checkpoint (trainer_state.json written) once one exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sorted(folder.glob("checkpoint-*/trainer_state.json"))
+        if done:
+            return done[0].parent
+        if proc.poll() is not None:
+            pytest.fail(f"pretraining ended (rc {proc.returncode}) before a checkpoint appeared")
+        time.sleep(0.02)
+    pytest.fail("no checkpoint within the timeout")
+
+
+def test_killed_run_resumes_from_its_checkpoint(masked, tmp_path):
+    overrides = {"pretrain.epochs": 20, "pretrain.batch_size": 8, "pretrain.save_steps": 20}
+    reference = tmp_path / "reference"
+    pretrain(masked, reference, **overrides)
+
+    run = tmp_path / "killed"
+    params = write_params(tmp_path / "killed.yaml", masked / "params.yaml", **overrides)
+    env = {**os.environ, "PYTHONPATH": str(REPO), **ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "stages.pretrain",
+                             *stage_args(masked, run, params)],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        first = wait_for_checkpoint(proc, run / "checkpoints")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run / "pretrain.json").exists()
+
+    resumed = run_module("stages.pretrain", *stage_args(masked, run, params), env=ENV)
+    assert "resuming from" in resumed.stderr
+    step = int(resumed.stderr.split("resuming from", 1)[1].split("(step ", 1)[1].split(")")[0])
+    assert step >= int(first.name.split("-")[1])
+    # Exact resume: same weights, data order and RNG state as the uninterrupted run.
+    assert (run / "pretrain.json").read_bytes() == (reference / "pretrain.json").read_bytes()
+    for curve in ("train/loss.tsv", "eval/loss.tsv"):
+        path = Path("dvclive/plots/metrics") / curve
+        assert (run / path).read_text() == (reference / path).read_text()
