@@ -1,4 +1,4 @@
-"""Helpers every stage shares: params, seeding, logging, deterministic JSON."""
+"""Helpers every stage shares: params, logging, deterministic JSON."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import os
-import random
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +30,6 @@ def setup_logging(name: str) -> logging.Logger:
     return logging.getLogger(name)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (when installed) for reproducible runs."""
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency in practice
-        return
-    torch.manual_seed(seed)
-
-
 def check_finite(obj: Any, where: str = "metrics") -> None:
     """Raise if a metrics structure holds NaN or inf: a failed run must fail loudly."""
     if isinstance(obj, dict):
@@ -64,7 +50,3 @@ def write_json(path: Path | str, obj: Any) -> None:
     text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True)
     path.write_text(text + "\n", encoding="utf-8")
 
-
-def read_json(path: Path | str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)

@@ -24,7 +24,7 @@ from stages.brat_writer import write_brat_folder
 from stages.common import load_params, setup_logging, write_json
 from stages.documents import Document, read_jsonl
 from stages.inference import NerPredictor
-from stages.spans import Span, score_spans, type_confusion
+from stages.spans import doc_spans, score_spans, type_confusion
 
 log = setup_logging("evaluate")
 
@@ -35,13 +35,9 @@ def clear_brat_folder(folder: Path) -> None:
         path.unlink()
 
 
-def to_spans(docs: list[Document]) -> set[Span]:
-    return {Span(d.id, e.start, e.end, e.type) for d in docs for e in d.entities}
-
-
 def evaluate(gold_docs: list[Document], pred_docs: list[Document]) -> tuple[dict, list, list]:
     """(scores, per-type F1 rows, confusion rows) of predictions against gold documents."""
-    gold, pred = to_spans(gold_docs), to_spans(pred_docs)
+    gold, pred = doc_spans(gold_docs), doc_spans(pred_docs)
     scores = score_spans(gold, pred)
     scores["documents"] = len(gold_docs)
     per_type = [{"type": t, "f1": v["f1"], "support": v["support"]}

@@ -44,7 +44,7 @@ from stages.modeling import (
     token_loss,
     training_arguments,
 )
-from stages.spans import Span, score_spans
+from stages.spans import doc_spans, score_spans
 from stages.tokenizer_io import load_tokenizer
 
 log = setup_logging("finetune-ner")
@@ -79,9 +79,7 @@ def encode(windows: list[dict], label2id: dict[str, int]) -> list[dict]:
 def dev_scores(model, tokenizer, docs: list[Document], max_len: int, batch_size: int) -> dict:
     """Strict span P/R/F1 of the model on whole documents, in document offsets."""
     predicted = NerPredictor(model, tokenizer, max_len, batch_size).predict(docs)
-    gold = [Span(d.id, e.start, e.end, e.type) for d in docs for e in d.entities]
-    pred = [Span(d.id, e.start, e.end, e.type) for d, ents in zip(docs, predicted) for e in ents]
-    return score_spans(gold, pred)
+    return score_spans(doc_spans(docs), doc_spans(docs, predicted))
 
 
 class NerTrainer(SeededTrainer):

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import (
     AutoModelForMaskedLM,
@@ -200,7 +201,9 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
         self.epoch = int(epoch)
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        # SeedSequence, not seed + epoch: seeds 1 and 2 must not share epoch orders.
+        state = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0]
+        generator = torch.Generator().manual_seed(int(state))
         return iter(get_length_grouped_indices(self.lengths, self.batch_size,
                                                generator=generator))
 

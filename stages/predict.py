@@ -67,7 +67,6 @@ def main(argv: list[str] | None = None) -> None:
     if not docs:
         log.error("%s: no documents to predict", args.input)
         sys.exit(1)
-    docs = [Document(d.id.replace(":", "_"), d.text) for d in docs]
     predictor = NerPredictor.from_pretrained(args.model, max_len, batch_size)
     predicted = predictor.predict(docs)
     out_docs = [Document(d.id, d.text, ents) for d, ents in zip(docs, predicted)]

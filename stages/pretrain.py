@@ -243,8 +243,12 @@ def main() -> None:
     trainer = build_trainer(params, model, tokenizer, train_rows, eval_rows, args.checkpoints,
                             callbacks=[LiveCallback(args.live_dir, own)])
     targs = trainer.args
-    key = fingerprint(own, [masked / "train.parquet", masked / "eval.parquet",
-                            Path(args.tokenizer)])
+    # Code and process count are part of the key: a checkpoint written by other code or
+    # another world size (different steps per epoch) must not be resumed.
+    code = [Path(__file__), Path(__file__).with_name("modeling.py")]
+    key = fingerprint({**own, "world_size": targs.world_size},
+                      [masked / "train.parquet", masked / "eval.parquet", Path(args.tokenizer),
+                       *code])
     with targs.main_process_first(local=False, desc="checkpoint check"):
         resume = prepare_checkpoints(Path(args.checkpoints), key, targs.process_index == 0)
     if resume is not None:

@@ -17,6 +17,7 @@ refer to the text after it (as brat's own reader does with ``utf-8-sig``).
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -61,20 +62,39 @@ class ReadReport:
         self.skipped.append(entry)
 
 
-def decode_text(path: Path, report: ReadReport) -> str | None:
-    """Read a UTF-8 file; strip a BOM (counted); None (with a skip) if unusable."""
-    data = path.read_bytes()
+def shown(path: Path) -> str:
+    """A printable path, also for file names that are not valid UTF-8."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def decode_bytes(data: bytes, path: Path, report: ReadReport, first_line: int = 1) -> str | None:
+    """Decode UTF-8, or record a skip at the line of the first bad byte and return None."""
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        report.skip(path, line, f"not UTF-8 (byte {exc.start}: {exc.reason})")
+        line = first_line + data[: exc.start].count(b"\n")
+        report.skip(shown(path), line, f"not UTF-8 (byte {exc.start}: {exc.reason})")
+        return None
+
+
+def decode_text(path: Path, report: ReadReport, count: bool = True) -> str | None:
+    """Read a UTF-8 file; strip a BOM; None (with a skip) if unreadable or not UTF-8.
+
+    With ``count``, BOMs and CRLF line ends are counted in ``report.ignored``.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.skip(shown(path), None, f"unreadable ({exc.strerror or exc})")
+        return None
+    text = decode_bytes(data, path, report)
+    if text is None:
         return None
     if text.startswith("\ufeff"):
         text = text[1:]
-        report.ignored["utf8_bom_removed"] += 1
+        report.ignored["utf8_bom_removed"] += count
     if "\r\n" in text:
-        report.ignored["crlf_documents"] += 1
+        report.ignored["crlf_documents"] += count
     return text
 
 
@@ -135,6 +155,16 @@ def drop_overlaps(
     return kept
 
 
+def valid_name(path: Path, report: ReadReport) -> bool:
+    """File names become document ids: they must be valid UTF-8 (skipped otherwise)."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        report.skip(shown(path), None, "file name is not valid UTF-8")
+        return False
+    return True
+
+
 def doc_id_of(path: Path) -> str:
     return path.stem
 
@@ -151,10 +181,13 @@ def read_brat_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
-    texts = {p.stem: p for p in folder.glob("*.txt")}
+    texts = {}
+    for path in sorted(folder.glob("*.txt")):
+        if valid_name(path, report):
+            texts[path.stem] = path
     if labeled:
         for ann in sorted(folder.glob("*.ann")):
-            if ann.stem not in texts:
+            if valid_name(ann, report) and ann.stem not in texts:
                 report.skip(ann, None, "no matching .txt file")
     docs = []
     for stem in sorted(texts, key=sort_key):
@@ -171,7 +204,7 @@ def read_brat_folder(
             if not ann_path.exists():
                 report.skip(ann_path, None, "missing .ann file")
                 continue
-            raw_ann = decode_text(ann_path, report)
+            raw_ann = decode_text(ann_path, report, count=False)
             if raw_ann is None:
                 continue
             if not raw_ann.strip() and not allow_empty_ann:
@@ -185,11 +218,15 @@ def read_brat_folder(
 def read_corpus_file(path: Path | str, report: ReadReport) -> list[Document]:
     """Read a raw corpus, one document per line (blank lines skipped and counted)."""
     path = Path(path)
-    text = decode_text(path, report)
-    if text is None:
-        return []
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: unreadable ({exc.strerror or exc})") from exc
     docs = []
-    for line_no, line in enumerate(text.split("\n"), 1):
+    for line_no, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
+        line = decode_bytes(raw, path, report, first_line=line_no)  # bad line: that line only
+        if line is None:
+            continue
         line = line.rstrip("\r")
         if not line.strip():
             report.ignored["corpus_blank_lines"] += 1
@@ -198,9 +235,9 @@ def read_corpus_file(path: Path | str, report: ReadReport) -> list[Document]:
     return docs
 
 
-def sort_key(stem: str) -> tuple[int, int | str]:
+def sort_key(stem: str) -> tuple[int, int, str]:
     """Numeric ids sort numerically, others after them alphabetically."""
-    return (0, int(stem)) if stem.isdigit() else (1, stem)
+    return (0, int(stem), stem) if stem.isascii() and stem.isdigit() else (1, 0, stem)
 
 
 def drop_duplicate_ids(docs: list[Document], report: ReadReport, source: str) -> list[Document]:

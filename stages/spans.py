@@ -19,6 +19,13 @@ class Span(NamedTuple):
     type: str
 
 
+def doc_spans(docs: Iterable, entities: Iterable[Iterable] | None = None) -> set[Span]:
+    """Spans of documents' own entities, or of ``entities`` given per document."""
+    docs = list(docs)
+    per_doc = entities if entities is not None else (d.entities for d in docs)
+    return {Span(d.id, e.start, e.end, e.type) for d, ents in zip(docs, per_doc) for e in ents}
+
+
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0

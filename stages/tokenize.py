@@ -61,13 +61,19 @@ class DocumentTokenizer:
         self.size = max_len - 2
         self.lost: list[dict] = []
 
-    def windows(self, doc: Document, source: str):
+    def windows(self, doc: Document, source: str, record_lost: bool = True):
         """Yield (window index, token range, token ids, char offsets, spans) per window."""
         enc = self.encoder.encode(doc.text)
         spans, lost = entity_token_spans(doc.entities, enc.chars)
-        self.lost += [{"doc_id": doc.id, "source": source, "start": e.start, "end": e.end,
-                       "type": e.type, "text": e.text} for e in lost]
-        for k, (start, end) in enumerate(pack_windows(doc.text, enc.chars, spans, self.size)):
+        if record_lost:
+            self.lost += [{"doc_id": doc.id, "source": source, "start": e.start, "end": e.end,
+                           "type": e.type, "text": e.text} for e in lost]
+        try:
+            ranges = pack_windows(doc.text, enc.chars, spans, self.size)
+        except ValueError as exc:
+            raise ValueError(f"document {doc.id!r} ({source}): {exc}; raise tokenize.max_len"
+                             ) from exc
+        for k, (start, end) in enumerate(ranges):
             chars = enc.chars[start:end]
             yield k, (start, end), enc.ids[start:end], chars, spans_in(spans, start, end)
 
@@ -89,7 +95,8 @@ class DocumentTokenizer:
 
     def mlm_rows(self, doc: Document, source: str) -> list[dict]:
         rows = []
-        for _, _, ids, chars, spans in self.windows(doc, source):
+        # Entities without tokens were already recorded by the NER pass over train documents.
+        for _, _, ids, chars, spans in self.windows(doc, source, record_lost=False):
             text_start, text_end = chars[0], chars[-1] + 1
             rows.append({
                 "doc_id": doc.id, "source": source, **self.frame(ids, chars),

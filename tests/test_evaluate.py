@@ -13,10 +13,9 @@ from transformers import BertConfig, BertForTokenClassification
 from stages.brat_writer import ann_text, file_stem, write_brat_folder
 from stages.documents import Document, Entity, read_jsonl, write_jsonl
 from stages.encoding import CharEncoder
-from stages.evaluate import to_spans
 from stages.inference import NerPredictor, sliding_windows
 from stages.readers import ReadReport, read_brat_folder
-from stages.spans import score_spans, type_confusion
+from stages.spans import doc_spans, score_spans, type_confusion
 from stages.tokenizer_io import train_scratch_tokenizer
 from stages.windows import bio_tags, entity_token_spans
 from tests.conftest import run_module, write_brat, write_params
@@ -157,8 +156,8 @@ def test_plots(evaluated):
                         for t, v in sorted(metrics["test"]["per_type"].items())]
     confusion = json.loads((evaluated / "plots/type_confusion.json").read_text(encoding="utf-8"))
     assert all(set(row) == {"actual", "predicted"} for row in confusion)
-    gold = to_spans(gold_docs())
-    pred = to_spans(read_brat_folder(evaluated / "pred", ReadReport(), labeled=True))
+    gold = doc_spans(gold_docs())
+    pred = doc_spans(read_brat_folder(evaluated / "pred", ReadReport(), labeled=True))
     boundary_matched = {(p.doc_id, p.start, p.end) for p in pred} & {
         (g.doc_id, g.start, g.end) for g in gold}
     assert len(confusion) == len(boundary_matched)
@@ -179,7 +178,7 @@ def test_predictions_round_trip_through_the_reader(evaluated, model_dir):
     assert sum(len(d.entities) for d in docs) > 0
     # and the metrics are the strict scores of those files
     metrics = json.loads((evaluated / "metrics/eval.json").read_text(encoding="utf-8"))
-    expected = json.loads(json.dumps(score_spans(to_spans(gold), to_spans(docs))))
+    expected = json.loads(json.dumps(score_spans(doc_spans(gold), doc_spans(docs))))
     assert {k: v for k, v in metrics["test"].items() if k != "documents"} == expected
 
 

@@ -154,3 +154,35 @@ def test_split_stage_reports_skips_in_metrics(tmp_path):
     assert metrics["unlabeled"]["documents"] == 0
     assert {(s["file"].rsplit("/", 1)[-1], s["line"]) for s in metrics["skipped"]} == {
         ("99.ann", 1), ("100.ann", None)}
+
+
+def test_non_utf8_file_name_is_skipped_and_reported_printably(tmp_path):
+    name = "说明书".encode("gbk") + b".txt"
+    with open(bytes(tmp_path) + b"/" + name, "wb") as f:
+        f.write("清热解毒。".encode())
+    docs, report = read(tmp_path, labeled=False)
+    [skip] = report.skipped
+    assert docs == [] and skip.reason == "file name is not valid UTF-8"
+    skip.file.encode("utf-8")  # printable in metrics/data.json
+
+
+def test_unreadable_entry_is_skipped(tmp_path):
+    (tmp_path / "dir.txt").mkdir()
+    docs, report = read(tmp_path, labeled=False)
+    assert docs == [] and report.skipped[0].reason.startswith("unreadable")
+
+
+def test_bad_bytes_in_a_corpus_drop_only_their_line(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes("第一篇。\n".encode() + b"\xff\n" + "第三篇。\n".encode())
+    report = ReadReport()
+    docs = read_corpus_file(path, report)
+    assert [d.id for d in docs] == ["corpus:1", "corpus:3"]
+    assert [(s.line, s.reason.split(" (")[0]) for s in report.skipped] == [(2, "not UTF-8")]
+
+
+def test_ids_sort_numerically_then_by_name(tmp_path):
+    for stem in ("10", "2", "01", "1", "b", "a", "²"):
+        write_brat(tmp_path, stem, "正文。")
+    docs, _ = read(tmp_path, labeled=False)
+    assert [d.id for d in docs] == ["01", "1", "2", "10", "a", "b", "²"]
