@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -18,6 +19,14 @@ def load_params(path: Path | str = PARAMS_FILE) -> dict[str, Any]:
     """Read params.yaml (the single source of every knob)."""
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+def stage_parser(doc: str | None) -> argparse.ArgumentParser:
+    """Argument parser of a stage script: its docstring as ``--help`` text, and ``--params``."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default=str(PARAMS_FILE), help="params file (%(default)s)")
+    return parser
 
 
 def setup_logging(name: str) -> logging.Logger:

@@ -17,11 +17,10 @@ Outputs
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from stages.brat_writer import write_brat_folder
-from stages.common import load_params, setup_logging, write_json
+from stages.common import load_params, setup_logging, stage_parser, write_json
 from stages.documents import Document, read_jsonl
 from stages.inference import NerPredictor
 from stages.spans import doc_spans, score_spans, type_confusion
@@ -46,9 +45,7 @@ def evaluate(gold_docs: list[Document], pred_docs: list[Document]) -> tuple[dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--model", default="models/ner")
     parser.add_argument("--test", default="data/split/test.jsonl")
     parser.add_argument("--metrics", default="metrics/eval.json")

@@ -23,7 +23,6 @@ in memory and saved. Determinism and devices: see ``stages.modeling``.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from transformers import DataCollatorForTokenClassification, TrainerCallback
 
-from stages.common import load_params, setup_logging, write_json
+from stages.common import load_params, setup_logging, stage_parser, write_json
 from stages.documents import Document, read_jsonl
 from stages.inference import NerPredictor
 from stages.modeling import (
@@ -129,9 +128,7 @@ def model_source(params: dict, pretrained: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--ner", default="data/tokenized/ner.parquet")
     parser.add_argument("--dev", default="data/split/dev.jsonl")
     parser.add_argument("--pretrained", default="models/pretrained")

@@ -21,7 +21,6 @@ See ``stages/masking.py`` for the strategies and the per-(seed, seq_id, copy) RN
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from stages.common import load_params, setup_logging, write_json
+from stages.common import load_params, setup_logging, stage_parser, write_json
 from stages.mask_units import (
     TRAIN,
     Sequences,
@@ -159,9 +158,7 @@ def run(params: dict, mlm: Path | str, tokenizer_dir: Path | str, out: Path | st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml", help="params file (%(default)s)")
+    parser = stage_parser(__doc__)
     parser.add_argument("--mlm", default="data/tokenized/mlm.parquet",
                         help="MLM sequences from tokenize (%(default)s)")
     parser.add_argument("--tokenizer", default="models/tokenizer",

@@ -33,7 +33,6 @@ Runs unchanged under ``torchrun --nproc_per_node=N -m stages.pretrain``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -46,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
-from stages.common import load_params, setup_logging, write_json
+from stages.common import load_params, setup_logging, stage_parser, write_json
 from stages.modeling import (
     LiveCallback,
     SeededTrainer,
@@ -217,9 +216,7 @@ def check_lengths(rows: list[dict], model) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--masked-dir", default="data/masked")
     parser.add_argument("--tokenizer", default="models/tokenizer")
     parser.add_argument("--out", default="models/pretrained")

@@ -5,12 +5,11 @@ Writes ``data/split/{train,dev,test,unlabeled}.jsonl`` and ``metrics/data.json``
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from stages.common import load_params, setup_logging, write_json
+from stages.common import load_params, setup_logging, stage_parser, write_json
 from stages.documents import Document, entity_counts, write_jsonl
 from stages.readers import (
     ReadReport,
@@ -62,9 +61,7 @@ def read_inputs(data: dict, on_error: str) -> tuple[list[Document], list[Documen
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--out", default="data/split")
     parser.add_argument("--metrics", default="metrics/data.json")
     args = parser.parse_args()

@@ -15,14 +15,13 @@ positions (end exclusive, [CLS] = 0) of the gold entities of train documents, an
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from stages.common import load_params, setup_logging, write_json
+from stages.common import load_params, setup_logging, stage_parser, write_json
 from stages.documents import Document, read_jsonl
 from stages.encoding import CharEncoder
 from stages.tokenizer_io import load_tokenizer, train_scratch_tokenizer
@@ -120,9 +119,7 @@ def build_tokenizer(params: dict, docs: dict[str, list[Document]]):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    parser = stage_parser(__doc__)
     parser.add_argument("--split-dir", default="data/split")
     parser.add_argument("--out", default="data/tokenized")
     parser.add_argument("--tokenizer-out", default="models/tokenizer")
