@@ -38,7 +38,7 @@ sweep: setup  ## queue the SWEEP grid, run it, write reports/ablation.md
 	$(MAKE) report
 
 report: setup  ## ablation report of all experiments in the repo
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m stages.report --baseline "$(BASELINE)"
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m dapt.report --baseline "$(BASELINE)"
 
 clean:
 	rm -rf data/split data/tokenized data/masked data/predictions models checkpoints dvclive

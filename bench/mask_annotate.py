@@ -39,7 +39,7 @@ def prepare(data: Path, work: Path, dupe: int, strategy: str) -> Path:
     path = work / "params.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
     for cmd in (["stages.split", "--out", work / "split", "--metrics", work / "data.json"],
-                ["stages.tokenize", "--split-dir", work / "split", "--out", work / "tokenized",
+                ["stages.tokenization", "--split-dir", work / "split", "--out", work / "tokenized",
                  "--tokenizer-out", work / "tokenizer", "--metrics", work / "tokenize.json"]):
         subprocess.run([sys.executable, "-m", cmd[0], "--params", path, *cmd[1:]], cwd=ROOT,
                        check=True, capture_output=True)
@@ -47,12 +47,14 @@ def prepare(data: Path, work: Path, dupe: int, strategy: str) -> Path:
 
 
 def time_stage(params_path: Path, work: Path) -> tuple[float, dict]:
-    from stages.common import load_params
-    from stages.mask_annotate import run
+    from dapt.params import load_params
+    from stages.mask_annotate import Paths, run
 
     start = time.perf_counter()
-    metrics = run(load_params(params_path), work / "tokenized" / "mlm.parquet",
-                  work / "tokenizer", work / "masked", work / "masking.json")
+    metrics = run(load_params(params_path),
+                  Paths(mlm=str(work / "tokenized" / "mlm.parquet"),
+                        tokenizer=str(work / "tokenizer"), out=str(work / "masked"),
+                        metrics=str(work / "masking.json")))
     return time.perf_counter() - start, metrics
 
 

@@ -6,7 +6,7 @@ split, tokenize and mask-annotate stages (a temporary params file: the real data
 (the ``scratch`` params, 512 positions) for a fixed number of steps with each setup, in one
 process, one after the other:
 
-* pretrain: ``stages.pretrain.build_trainer`` on the stored masks: windows of <= 510 tokens
+* pretrain: ``dapt.training.mlm.build_mlm_trainer`` on the stored masks: windows of <= 510 tokens
   (+ [CLS]/[SEP]) that cover whole documents, a pad-only collator, length-grouped batches;
 * line-by-line: the HF ``run_mlm.py --line_by_line`` recipe: one example per document line
   truncated at 510 tokens (+ 2 specials), ``DataCollatorForLanguageModeling`` (random 15%
@@ -38,12 +38,13 @@ from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallba
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stages.common import load_params  # noqa: E402
-from stages.documents import read_jsonl  # noqa: E402
-from stages.encoding import CharEncoder  # noqa: E402
-from stages.modeling import build_mlm_model, seed_for_init, training_arguments  # noqa: E402
-from stages.pretrain import build_trainer, read_masked, training_rows  # noqa: E402
-from stages.tokenizer_io import load_tokenizer  # noqa: E402
+from dapt.data.contracts import read_masked  # noqa: E402
+from dapt.data.documents import read_jsonl  # noqa: E402
+from dapt.data.encoding import CharEncoder  # noqa: E402
+from dapt.data.tokenizer_io import load_tokenizer  # noqa: E402
+from dapt.training.arguments import training_arguments  # noqa: E402
+from dapt.training.mlm import build_mlm_trainer, training_rows  # noqa: E402
+from dapt.training.models import build_mlm_model, seed_for_init  # noqa: E402
 
 MAX_LEN = 512
 
@@ -56,7 +57,7 @@ def run_stage(module: str, *args: str) -> None:
 
 def prepare(data: Path, work: Path) -> Path:
     """Split, tokenize (max_len 512) and mask-annotate the real corpus into ``work``."""
-    params = load_params(REPO / "params.yaml")
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["data"].update(labeled_dir=str(data / "labeled"), unlabeled_dir=str(data / "unlabeled"),
                           corpus_file=None)
     params["tokenize"]["max_len"] = MAX_LEN
@@ -66,7 +67,7 @@ def prepare(data: Path, work: Path) -> Path:
     path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
     p = ["--params", str(path)]
     run_stage("stages.split", *p, "--out", str(work / "split"), "--metrics", str(work / "d.json"))
-    run_stage("stages.tokenize", *p, "--split-dir", str(work / "split"),
+    run_stage("stages.tokenization", *p, "--split-dir", str(work / "split"),
               "--out", str(work / "tokenized"), "--tokenizer-out", str(work / "tokenizer"),
               "--metrics", str(work / "t.json"))
     run_stage("stages.mask_annotate", *p, "--mlm", str(work / "tokenized" / "mlm.parquet"),
@@ -129,7 +130,7 @@ def main() -> None:
     params_path = work / "params.yaml"
     if not (work / "masked" / "train.parquet").is_file():
         params_path = prepare(args.data, work)
-    params = load_params(params_path)
+    params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8"))
     if args.batch_size:
         params["pretrain"]["batch_size"] = args.batch_size
     cfg = params["pretrain"]
@@ -154,7 +155,7 @@ def main() -> None:
     seed_for_init(params["seed"])
     model = build_mlm_model("scratch", params["scratch"], tokenizer)
     meter_a = Meter(args.warmup)
-    trainer = build_trainer(params, model, tokenizer, rows, eval_rows, work / "out_a",
+    trainer = build_mlm_trainer(params, model, tokenizer, rows, eval_rows, work / "out_a",
                             callbacks=[meter_a], max_steps=total, eval_strategy="no",
                             save_strategy="no", logging_steps=total, disable_tqdm=True)
     counter_a = CountingCollator(trainer.data_collator, tokenizer.pad_token_id)

@@ -52,6 +52,6 @@ with open(out, "w", encoding="utf-8") as f:
 print(json.dumps(results))
 PY
 "$PY" -m dvc exp show --json > "$WORK/exp.json"
-PYTHONPATH="$REPO" "$PY" -m stages.report --exp-json "$WORK/exp.json" \
+PYTHONPATH="$REPO" "$PY" -m dapt.report --exp-json "$WORK/exp.json" \
   --baseline "finetune.init=base" --out "$REPO/reports/real_tcm.md"
 echo "pipeline total $SECONDS s"

@@ -1,9 +1,8 @@
 """evaluate stage: document-level NER predictions on the test split, strict span scores.
 
 Every test document is predicted with overlapping windows and merged back to document
-character spans (``stages.inference``: per-token label from the most central window, one
-BIO decode per document, repair rule documented there). Scores are strict: a prediction
-counts only if type, start and end all equal a gold span (``stages.spans``).
+character spans (``dapt.ner.inference``). Scores are strict: a prediction counts only if
+type, start and end all equal a gold span (``dapt.ner.scoring``).
 
 Outputs
   metrics/eval.json            {"test": {f1, precision, recall, macro_f1, per_type, support,
@@ -12,26 +11,35 @@ Outputs
   plots/per_type_f1.json       [{"type", "f1", "support"}], one row per entity type
   plots/type_confusion.json    [{"actual", "predicted"}], one row per predicted span whose
                                boundaries match a gold span
-  data/predictions/            brat folder: <id>.txt (copy) + <id>.ann (predicted spans)
+  data/predictions/            brat folder: <id>.txt (copy) + <id>.ann (predicted spans),
+                               holding only this run's documents
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from stages.brat_writer import write_brat_folder
-from stages.common import load_params, setup_logging, stage_parser, write_json
-from stages.documents import Document, read_jsonl
-from stages.inference import NerPredictor
-from stages.spans import doc_spans, score_spans, type_confusion
+from dapt.cli import stage_main
+from dapt.data.brat_writer import write_brat_folder
+from dapt.data.contracts import write_json
+from dapt.data.documents import Document, read_jsonl
+from dapt.ner.inference import NerPredictor
+from dapt.ner.scoring import doc_spans, score_spans, type_confusion
+from dapt.params import Params
 
-log = setup_logging("evaluate")
+log = logging.getLogger("evaluate")
 
 
-def clear_brat_folder(folder: Path) -> None:
-    """Remove stale predictions (``*.txt``/``*.ann``) so the folder matches this run."""
-    for path in sorted(folder.glob("*.ann")) + sorted(folder.glob("*.txt")):
-        path.unlink()
+@dataclass
+class Paths:
+    model: str = field(default="models/ner", metadata={"help": "NER model folder"})
+    test: str = field(default="data/split/test.jsonl", metadata={"help": "test documents"})
+    metrics: str = field(default="metrics/eval.json", metadata={"help": "test metrics"})
+    plots: str = field(default="plots", metadata={"help": "folder for the two plot files"})
+    predictions: str = field(default="data/predictions", metadata={
+        "help": "brat output folder (its old .txt/.ann files are removed)"})
 
 
 def evaluate(gold_docs: list[Document], pred_docs: list[Document]) -> tuple[dict, list, list]:
@@ -44,33 +52,29 @@ def evaluate(gold_docs: list[Document], pred_docs: list[Document]) -> tuple[dict
     return scores, per_type, type_confusion(gold, pred)
 
 
-def main() -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--model", default="models/ner")
-    parser.add_argument("--test", default="data/split/test.jsonl")
-    parser.add_argument("--metrics", default="metrics/eval.json")
-    parser.add_argument("--plots", default="plots", help="folder for the two plot files")
-    parser.add_argument("--predictions", default="data/predictions",
-                        help="brat output folder (its old .txt/.ann files are removed)")
-    args = parser.parse_args()
-    params = load_params(args.params)
-
-    gold_docs = read_jsonl(args.test)
-    predictor = NerPredictor.from_pretrained(args.model, params["tokenize"]["max_len"],
+def run(params: Params, paths: Paths) -> dict:
+    """Predict and score the test documents; returns the metrics."""
+    gold_docs = read_jsonl(paths.test)
+    predictor = NerPredictor.from_pretrained(paths.model, params["tokenize"]["max_len"],
                                              params["evaluate"]["batch_size"])
     predicted = predictor.predict(gold_docs)
     pred_docs = [Document(d.id, d.text, ents) for d, ents in zip(gold_docs, predicted)]
 
-    clear_brat_folder(Path(args.predictions))
-    write_brat_folder(args.predictions, pred_docs)
+    write_brat_folder(paths.predictions, pred_docs)
     scores, per_type, confusion = evaluate(gold_docs, pred_docs)
-    write_json(args.metrics, {"test": scores})
-    write_json(Path(args.plots) / "per_type_f1.json", per_type)
-    write_json(Path(args.plots) / "type_confusion.json", confusion)
+    metrics = {"test": scores}
+    write_json(paths.metrics, metrics)
+    write_json(Path(paths.plots) / "per_type_f1.json", per_type)
+    write_json(Path(paths.plots) / "type_confusion.json", confusion)
     log.info("%d documents: strict F1 %.4f (P %.4f, R %.4f), macro F1 %.4f; "
              "%d gold, %d predicted spans; [UNK] rate %.4f", len(gold_docs), scores["f1"],
              scores["precision"], scores["recall"], scores["macro_f1"], scores["support"],
              scores["predicted"], predictor.encoder.stats()["unk_rate"])
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    stage_main(__doc__, Paths, run, argv)
 
 
 if __name__ == "__main__":

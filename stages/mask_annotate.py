@@ -6,50 +6,53 @@ Reads ``data/tokenized/mlm.parquet`` and ``models/tokenizer``; writes
   data/masked/eval.parquet    ``mask.eval_sequences`` held-out sequences, one copy each
   metrics/masking.json        mask rate, entity shares, lexicon size/matches, per type
 
-Each row is one masked copy: ``seq_id``, ``copy``, ``input_ids`` (after masking),
-``labels`` (original id where predicted, else -100), ``mask_unit`` (the unit's index
-within the sequence, -1 if not masked), ``mask_kind`` (entity type or token/word/span,
-null if not masked) and ``in_entity`` (token inside a gold or lexicon entity, for every
-strategy). Rows are ordered by copy, then seq_id.
+Each row is one masked copy: ``seq_id``, ``copy``, ``input_ids``, ``labels``, ``mask_unit``,
+``mask_kind``, ``in_entity`` (meanings in ``dapt.data.contracts``), ordered by copy, then
+seq_id.
 
 Entity units are the gold entities of train sequences and, in all other sequences,
 longest matches of a lexicon built from the train sequences' gold entities only (dev/test
 annotations never reach this stage). The held-out sequences are drawn with
 ``mask.eval_seed`` (not ``seed``), so a seed sweep is evaluated on the same sequences.
-See ``stages/masking.py`` for the strategies and the per-(seed, seq_id, copy) RNG.
+See ``dapt.masking.strategies`` for the strategies and the per-(seed, seq_id, copy) RNG.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from stages.common import load_params, setup_logging, stage_parser, write_json
-from stages.mask_units import (
-    TRAIN,
-    Sequences,
+from dapt.cli import stage_main
+from dapt.data.contracts import MASKED_SCHEMA, TRAIN, write_json, write_table
+from dapt.masking.sequences import Sequences, read_sequences, segment_index
+from dapt.masking.stats import mask_stats
+from dapt.masking.strategies import MaskConfig, Masked, Masker, Vocab
+from dapt.masking.units import (
     Units,
     build_lexicon,
     covered,
     gold_units,
     lexicon_units,
-    read_sequences,
     word_units,
 )
-from stages.masking import MaskConfig, Masked, Masker, Vocab, mask_stats, segment_index
+from dapt.params import Params, as_params
 
-log = setup_logging("mask-annotate")
+log = logging.getLogger("mask-annotate")
 
-SCHEMA = pa.schema([
-    ("seq_id", pa.int32()), ("copy", pa.int32()),
-    ("input_ids", pa.list_(pa.int32())), ("labels", pa.list_(pa.int32())),
-    ("mask_unit", pa.list_(pa.int32())), ("mask_kind", pa.list_(pa.string())),
-    ("in_entity", pa.list_(pa.bool_())),
-])
+
+@dataclass
+class Paths:
+    mlm: str = field(default="data/tokenized/mlm.parquet",
+                     metadata={"help": "MLM sequences from tokenize"})
+    tokenizer: str = field(default="models/tokenizer",
+                           metadata={"help": "tokenizer folder: [MASK], special and random ids"})
+    out: str = field(default="data/masked", metadata={"help": "output folder"})
+    metrics: str | None = field(default="metrics/masking.json", metadata={"help": "metrics JSON"})
 
 
 def eval_rows(n: int, size: int, eval_seed: int) -> np.ndarray:
@@ -84,10 +87,10 @@ def masked_table(seqs: Sequences, rows: np.ndarray, copies: list[tuple[int, Mask
         "mask_kind": pa.ListArray.from_arrays(pa.array(offsets), kinds),
         "in_entity": column([in_entity[idx]] * len(copies), pa.bool_()),
     }
-    return pa.table(columns, schema=SCHEMA)
+    return pa.table(columns, schema=MASKED_SCHEMA)
 
 
-def find_units(seqs: Sequences, params: dict) -> tuple[Units, Units | None, dict]:
+def find_units(seqs: Sequences, params: Params) -> tuple[Units, Units | None, dict]:
     """Entity units (gold + lexicon), jieba words when needed, and unit statistics."""
     mcfg = params["mask"]
     gold, overlaps = gold_units(seqs)
@@ -108,23 +111,23 @@ def find_units(seqs: Sequences, params: dict) -> tuple[Units, Units | None, dict
     return entities, words, info
 
 
-def run(params: dict, mlm: Path | str, tokenizer_dir: Path | str, out: Path | str,
-        metrics_path: Path | str | None) -> dict:
+def run(params: Params, paths: Paths) -> dict:
     """The whole stage; returns the metrics."""
     from transformers import AutoTokenizer
 
+    params = as_params(params)
     cfg = MaskConfig.from_params(params)
     dupe = int(params["mask_dupe"])
     if dupe < 1:
-        raise ValueError(f"params.yaml: mask_dupe must be >= 1, got {dupe}")
-    seqs = read_sequences(mlm)
+        raise params.error("mask_dupe", "must be >= 1")
+    seqs = read_sequences(paths.mlm)
     if not len(seqs):
-        raise ValueError(f"{mlm}: no MLM sequences")
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        raise ValueError(f"{paths.mlm}: no MLM sequences")
+    tokenizer = AutoTokenizer.from_pretrained(str(paths.tokenizer))
     vocab = Vocab.from_tokenizer(tokenizer)
     if len(seqs.ids) and int(seqs.ids.max()) >= len(tokenizer):
-        raise ValueError(f"{mlm}: token id {int(seqs.ids.max())} is outside the vocabulary of "
-                         f"{tokenizer_dir} ({len(tokenizer)} ids): rerun tokenize")
+        raise ValueError(f"{paths.mlm}: token id {int(seqs.ids.max())} is outside the "
+                         f"vocabulary of {paths.tokenizer} ({len(tokenizer)} ids): rerun tokenize")
     log.info("%d sequences (%d train), strategy %s, mask_prob %s, budget %s, %d copies",
              len(seqs), int((seqs.source == TRAIN).sum()), cfg.strategy, cfg.prob, cfg.budget,
              dupe)
@@ -134,22 +137,21 @@ def run(params: dict, mlm: Path | str, tokenizer_dir: Path | str, out: Path | st
     masker = Masker(seqs, cfg, vocab, entities, words)
     in_entity = covered(seqs, entities)
     held_out = eval_rows(len(seqs), int(params["mask"]["eval_sequences"]),
-                         int(params["mask"].get("eval_seed", 0)))
+                         int(params["mask"]["eval_seed"]))
     train_rows = np.setdiff1d(np.arange(len(seqs)), held_out)
     copies = [masker.copy(c) for c in tqdm(range(dupe), desc="mask copies", mininterval=2)]
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(masked_table(seqs, train_rows, list(enumerate(copies)), in_entity,
-                                masker.kind_names), out / "train.parquet", compression="zstd")
-    pq.write_table(masked_table(seqs, held_out, [(0, copies[0])], in_entity,
-                                masker.kind_names), out / "eval.parquet", compression="zstd")
+    out = Path(paths.out)
+    write_table(masked_table(seqs, train_rows, list(enumerate(copies)), in_entity,
+                             masker.kind_names), out / "train.parquet")
+    write_table(masked_table(seqs, held_out, [(0, copies[0])], in_entity, masker.kind_names),
+                out / "eval.parquet")
 
     metrics = {"strategy": cfg.strategy, "mask_prob": cfg.prob, "mask_budget": cfg.budget,
                **info, **mask_stats(masker, copies, train_rows, entities, in_entity)}
     metrics["eval"] = mask_stats(masker, copies[:1], held_out, entities, in_entity)
-    if metrics_path is not None:
-        write_json(metrics_path, metrics)
+    if paths.metrics is not None:
+        write_json(paths.metrics, metrics)
     log.info("train: %d sequences x %d copies, mask rate %.4f, entity masked share %.4f, "
              "masked in entity %.4f, %d copies without a mask; eval: %d sequences",
              len(train_rows), dupe, metrics["mask_rate"], metrics["entity_masked_share"],
@@ -157,17 +159,8 @@ def run(params: dict, mlm: Path | str, tokenizer_dir: Path | str, out: Path | st
     return metrics
 
 
-def main() -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--mlm", default="data/tokenized/mlm.parquet",
-                        help="MLM sequences from tokenize (%(default)s)")
-    parser.add_argument("--tokenizer", default="models/tokenizer",
-                        help="tokenizer folder: [MASK], special and random ids (%(default)s)")
-    parser.add_argument("--out", default="data/masked", help="output folder (%(default)s)")
-    parser.add_argument("--metrics", default="metrics/masking.json",
-                        help="metrics JSON (%(default)s)")
-    args = parser.parse_args()
-    run(load_params(args.params), args.mlm, args.tokenizer, args.out, args.metrics)
+def main(argv: list[str] | None = None) -> None:
+    stage_main(__doc__, Paths, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,29 @@
 """split stage: read and validate the raw inputs, split labeled documents by document.
 
-Writes ``data/split/{train,dev,test,unlabeled}.jsonl`` and ``metrics/data.json``.
+Writes ``data/split/{train,dev,test,unlabeled}.jsonl`` and ``metrics/data.json`` (documents,
+characters and entities per split; every skipped input with its file, line and reason).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from dataclasses import dataclass, field
 
 from sklearn.model_selection import train_test_split
 
-from stages.common import load_params, setup_logging, stage_parser, write_json
-from stages.documents import Document, entity_counts, write_jsonl
-from stages.readers import (
-    ReadReport,
-    drop_duplicate_ids,
-    read_brat_folder,
-    read_corpus_file,
-)
+from dapt.cli import stage_main
+from dapt.data.contracts import SPLITS, UNLABELED, split_file, write_json
+from dapt.data.documents import Document, entity_counts, write_jsonl
+from dapt.data.readers import ReadReport, drop_duplicate_ids, read_brat_folder, read_corpus_file
+from dapt.params import Params
 
-log = setup_logging("split")
-SPLITS = ("train", "dev", "test", "unlabeled")
+log = logging.getLogger("split")
+
+
+@dataclass
+class Paths:
+    out: str = field(default="data/split", metadata={"help": "folder of the split JSONL files"})
+    metrics: str = field(default="metrics/data.json", metadata={"help": "data report"})
 
 
 def split_labeled(
@@ -36,7 +40,8 @@ def split_labeled(
             (("train", train), ("dev", dev), ("test", test))}
 
 
-def describe(docs: list[Document]) -> dict:
+def corpus_summary(docs: list[Document]) -> dict:
+    """Documents, characters and entities per type of one split."""
     return {
         "documents": len(docs),
         "characters": sum(len(d.text) for d in docs),
@@ -44,14 +49,15 @@ def describe(docs: list[Document]) -> dict:
     }
 
 
-def read_inputs(data: dict, on_error: str) -> tuple[list[Document], list[Document], ReadReport]:
+def read_inputs(data: Params, on_error: str) -> tuple[list[Document], list[Document],
+                                                       ReadReport]:
     """Read labeled and unlabeled inputs named by the ``data`` params."""
     report = ReadReport(on_error=on_error)
     labeled = read_brat_folder(data["labeled_dir"], report, labeled=True)
     unlabeled: list[Document] = []
-    if data.get("unlabeled_dir"):
+    if data["unlabeled_dir"]:
         unlabeled += read_brat_folder(data["unlabeled_dir"], report, labeled=False)
-    if data.get("corpus_file"):
+    if data["corpus_file"]:
         unlabeled += read_corpus_file(data["corpus_file"], report)
     everything = drop_duplicate_ids(labeled + unlabeled, report, "inputs")
     kept = {id(d) for d in everything}
@@ -60,28 +66,27 @@ def read_inputs(data: dict, on_error: str) -> tuple[list[Document], list[Documen
     return labeled, unlabeled, report
 
 
-def main() -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--out", default="data/split")
-    parser.add_argument("--metrics", default="metrics/data.json")
-    args = parser.parse_args()
-    params = load_params(args.params)
+def run(params: Params, paths: Paths) -> dict:
+    """Read, validate and split the inputs; returns the data report."""
     cfg = params["split"]
-
-    labeled, unlabeled, report = read_inputs(params["data"], cfg.get("on_error", "skip"))
+    labeled, unlabeled, report = read_inputs(params["data"], cfg["on_error"])
     parts = split_labeled(labeled, cfg["dev_size"], cfg["test_size"], cfg["seed"])
-    parts["unlabeled"] = unlabeled
-    out = Path(args.out)
+    parts[UNLABELED] = unlabeled
     for name in SPLITS:
-        write_jsonl(out / f"{name}.jsonl", parts[name])
+        write_jsonl(split_file(paths.out, name), parts[name])
         log.info("%s: %d documents", name, len(parts[name]))
     for entry in report.skipped:
         log.warning("skipped %s", entry)
-    metrics = {name: describe(parts[name]) for name in SPLITS}
+    metrics = {name: corpus_summary(parts[name]) for name in SPLITS}
     metrics["skipped"] = [s.as_dict() for s in report.skipped]
     metrics["ignored"] = dict(sorted(report.ignored.items()))
-    write_json(args.metrics, metrics)
+    write_json(paths.metrics, metrics)
     log.info("%d skipped, ignored: %s", len(report.skipped), metrics["ignored"])
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    stage_main(__doc__, Paths, run, argv)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,16 @@ import pytest
 import torch
 from transformers import BertConfig, BertForTokenClassification
 
-from stages.brat_writer import ann_text, file_stem, write_brat_folder
-from stages.documents import Document, Entity, read_jsonl, write_jsonl
-from stages.encoding import CharEncoder
-from stages.inference import NerPredictor, sliding_windows
-from stages.readers import ReadReport, read_brat_folder
-from stages.spans import doc_spans, score_spans, type_confusion
-from stages.tokenizer_io import train_scratch_tokenizer
-from stages.windows import bio_tags, entity_token_spans
-from tests.conftest import run_module, write_brat, write_params
+from dapt.data.brat_writer import ann_text, file_stem, write_brat_folder
+from dapt.data.documents import Document, Entity, read_jsonl, write_jsonl
+from dapt.data.encoding import CharEncoder
+from dapt.data.readers import ReadReport, read_brat_folder
+from dapt.data.tokenizer_io import train_scratch_tokenizer
+from dapt.data.windows import entity_token_spans
+from dapt.ner.bio import bio_tags
+from dapt.ner.inference import NerPredictor, sliding_windows
+from dapt.ner.scoring import doc_spans, score_spans, type_confusion
+from tests.helpers import run_module, write_brat, write_params
 
 LABELS = ["O", "B-SYMPTOM", "I-SYMPTOM", "B-DRUG", "I-DRUG"]
 TEXTS = [
@@ -197,7 +198,7 @@ def test_predict_folder_matches_evaluate(evaluated, model_dir, tmp_path):
         write_brat(inp, doc.id, doc.text, ann="T1\tJUNK 0 1\tx\n")  # .ann is ignored
     (inp / "bad.txt").write_bytes(b"\xff\xfe not utf-8")
     write_brat(inp, "blank", "  \n ")
-    proc = run_module("stages.predict", "--model", str(model_dir), "--input", str(inp),
+    proc = run_module("dapt.predict", "--model", str(model_dir), "--input", str(inp),
                       "--output", str(tmp_path / "out"), "--max-len", "16",
                       "--batch-size", "3")
     assert "bad.txt" in proc.stderr and "not UTF-8" in proc.stderr
@@ -215,9 +216,10 @@ def test_predict_text_file_one_document_per_line(model_dir, tmp_path):
     long_line = "用于头痛发热，咽喉肿痛。" * 60  # far longer than one window
     (tmp_path / "corpus.txt").write_text(
         f"{TEXTS[0]}\n\n{long_line}\r\n{TEXTS[3]}\n", encoding="utf-8")
-    run_module("stages.predict", "--model", str(model_dir), "--input",
+    run_module("dapt.predict", "--model", str(model_dir), "--input",
                str(tmp_path / "corpus.txt"), "--output", str(tmp_path / "out"),
-               "--params", str(tmp_path / "missing.yaml"), "--max-len", "16")
+               "--params", str(tmp_path / "missing.yaml"), "--max-len", "16",
+               "--batch-size", "8")
     report = ReadReport()
     docs = read_brat_folder(tmp_path / "out", report, labeled=False)
     assert [d.id for d in docs] == ["corpus_1", "corpus_3", "corpus_4"]
@@ -232,12 +234,12 @@ def test_predict_text_file_one_document_per_line(model_dir, tmp_path):
 
 def test_predict_refuses_to_overwrite_its_input(model_dir, tmp_path):
     write_brat(tmp_path, "1", TEXTS[0])
-    proc = run_module("stages.predict", "--model", str(model_dir), "--input", str(tmp_path),
+    proc = run_module("dapt.predict", "--model", str(model_dir), "--input", str(tmp_path),
                       "--output", str(tmp_path), check=False)
     assert proc.returncode != 0 and "--output must differ" in proc.stderr
 
 
-@pytest.mark.parametrize("module", ["stages.evaluate", "stages.predict"])
+@pytest.mark.parametrize("module", ["stages.evaluate", "dapt.predict"])
 def test_help_lists_params(module):
     assert "--params" in run_module(module, "--help").stdout
 
@@ -282,3 +284,27 @@ def test_document_without_predictions_round_trips(tmp_path):
 def test_jsonl_documents_fixture_is_valid(tmp_path):
     write_jsonl(tmp_path / "t.jsonl", gold_docs())
     assert read_jsonl(tmp_path / "t.jsonl") == gold_docs()
+
+
+def test_predict_without_params_file_needs_both_flags(model_dir, tmp_path):
+    (tmp_path / "corpus.txt").write_text(TEXTS[0] + "\n", encoding="utf-8")
+    proc = run_module("dapt.predict", "--model", str(model_dir), "--input",
+                      str(tmp_path / "corpus.txt"), "--output", str(tmp_path / "out"),
+                      "--params", str(tmp_path / "missing.yaml"), "--max-len", "16",
+                      check=False)
+    assert proc.returncode != 0
+    assert "missing.yaml: params file not found" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_output_holds_only_this_runs_documents(model_dir, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("old.txt", "old.ann"):
+        (out / name).write_text("stale", encoding="utf-8")
+    (out / "notes.md").write_text("kept", encoding="utf-8")
+    (tmp_path / "corpus.txt").write_text(TEXTS[0] + "\n", encoding="utf-8")
+    run_module("dapt.predict", "--model", str(model_dir), "--input",
+               str(tmp_path / "corpus.txt"), "--output", str(out), "--max-len", "16",
+               "--batch-size", "8")
+    assert sorted(p.name for p in out.iterdir()) == ["corpus_1.ann", "corpus_1.txt", "notes.md"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForMaskedLM, pipeline
 
-from tests.conftest import TINY, run_module, split_and_tokenize, write_brat, write_params
+from tests.helpers import TINY, run_module, split_and_tokenize, write_brat, write_params
 
 ENV = {"OMP_NUM_THREADS": "1"}
 WORDS = {"SYMPTOM": ["头痛", "咳嗽", "发热", "腹泻"], "PERSON_GROUP": ["孕妇", "儿童"]}

@@ -8,14 +8,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from stages.documents import Document, Entity
-from stages.inference import (
-    NerPredictor,
-    decode_bio,
-    pick_labels,
-    sliding_windows,
-    split_at_line_breaks,
-)
+from dapt.data.documents import Document, Entity
+from dapt.ner.bio import decode_bio, split_at_line_breaks
+from dapt.ner.inference import NerPredictor, pick_labels, sliding_windows
 
 LABELS = ["O", "B-SYMPTOM", "I-SYMPTOM", "B-DRUG", "I-DRUG"]
 CHAR_LABELS = {"头": "B-SYMPTOM", "痛": "I-SYMPTOM", "发": "B-SYMPTOM", "热": "I-SYMPTOM",

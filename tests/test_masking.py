@@ -14,20 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stages.mask_annotate import SCHEMA, eval_rows, run
-from stages.mask_units import (
-    Units,
-    build_lexicon,
-    char_spans_to_tokens,
-    covered,
-    gold_units,
-    lexicon_units,
-    longest_matches,
-    read_sequences,
-    word_units,
-)
-from stages.masking import (
-    IGNORE,
+from dapt.data.contracts import IGNORE_LABEL, MASKED_SCHEMA
+from dapt.masking.sequences import read_sequences
+from dapt.masking.strategies import (
     KEEP,
     MASK,
     RANDOM,
@@ -38,6 +27,17 @@ from stages.masking import (
     draw_spans,
     span_length,
 )
+from dapt.masking.units import (
+    Units,
+    build_lexicon,
+    char_spans_to_tokens,
+    covered,
+    gold_units,
+    lexicon_units,
+    longest_matches,
+    word_units,
+)
+from stages.mask_annotate import Paths, eval_rows, run
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTITIES = {
@@ -95,7 +95,7 @@ def mlm_table(docs, vocab: dict[str, int]) -> pa.Table:
             "entity_start": [s for s, _, _ in spans], "entity_end": [e for _, e, _ in spans],
             "entity_type": [t for _, _, t in spans],
         })
-    from stages.tokenize import MLM_SCHEMA
+    from dapt.data.contracts import MLM_SCHEMA
 
     return pa.Table.from_pylist(rows, schema=MLM_SCHEMA)
 
@@ -134,7 +134,7 @@ def setup(tmp_path, docs, **over):
 
 
 def unit_masked_counts(seqs, units: Units, m: Masked) -> np.ndarray:
-    cum = np.concatenate([[0], np.cumsum(m.labels != IGNORE)])
+    cum = np.concatenate([[0], np.cumsum(m.labels != IGNORE_LABEL)])
     base = seqs.offsets[units.row]
     return cum[base + units.end] - cum[base + units.start]
 
@@ -209,15 +209,15 @@ def test_token_rate_replacement_and_specials(tmp_path, docs):
     docs = docs + [("unlabeled", "孕妇??禁用", [])]  # "?" -> [UNK], never masked
     seqs, masker, _ = setup(tmp_path, docs, mask_strategy="token", mask_prob=0.15)
     ms = [masker.copy(c) for c in range(5)]
-    masked = np.stack([m.labels != IGNORE for m in ms])
+    masked = np.stack([m.labels != IGNORE_LABEL for m in ms])
     maskable = ~np.isin(seqs.ids, np.arange(5))
     assert not masked[:, ~maskable].any()  # [CLS], [SEP], [UNK]
     assert abs(masked.sum() / (maskable.sum() * 5) - 0.15) < 0.005
-    t = np.concatenate([m.treatment[m.labels != IGNORE] for m in ms])
+    t = np.concatenate([m.treatment[m.labels != IGNORE_LABEL] for m in ms])
     for code, share in ((MASK, 0.8), (RANDOM, 0.1), (KEEP, 0.1)):
         assert abs((t == code).mean() - share) < 0.01
     for m in ms:
-        sel = m.labels != IGNORE
+        sel = m.labels != IGNORE_LABEL
         assert (m.labels[sel] == seqs.ids[sel]).all()
         assert (m.input_ids[m.treatment == MASK] == 4).all()
         assert (m.input_ids[m.treatment == RANDOM] >= 5).all()
@@ -233,7 +233,7 @@ def test_entity_share_converges_and_units_are_whole(tmp_path, docs):
         n_masked = unit_masked_counts(seqs, entities, m)
         lens = entities.end - entities.start
         assert np.isin(n_masked - lens * (n_masked > 0), 0).all()  # all or nothing
-        assert not (m.labels != IGNORE)[~in_ent].any()  # only entity tokens
+        assert not (m.labels != IGNORE_LABEL)[~in_ent].any()  # only entity tokens
         shares.append((n_masked > 0).mean())
         # one replacement per unit
         for code in (MASK, RANDOM, KEEP):
@@ -252,13 +252,13 @@ def test_budget_is_never_exceeded(tmp_path, docs):
     in_ent = covered(seqs, entities)
     for c in range(3):
         m = masker.copy(c)
-        per_row = np.add.reduceat((m.labels != IGNORE).astype(int), seqs.offsets[:-1])
+        per_row = np.add.reduceat((m.labels != IGNORE_LABEL).astype(int), seqs.offsets[:-1])
         cap = np.floor(0.2 * masker.n_maskable + 1e-9)
         assert (per_row <= cap).all() and m.budget_limited.any()
         assert (per_row > 0).mean() > 0.9  # skip-and-continue still fills
         counts = unit_masked_counts(seqs, entities, m)
         assert ((counts == 0) | (counts == entities.end - entities.start)).all()
-        assert not (m.labels != IGNORE)[~in_ent].any()
+        assert not (m.labels != IGNORE_LABEL)[~in_ent].any()
 
 
 def test_entity_token_masks_every_sequence(tmp_path, docs):
@@ -267,14 +267,14 @@ def test_entity_token_masks_every_sequence(tmp_path, docs):
     in_ent = covered(seqs, entities)
     maskable = ~np.isin(seqs.ids, np.arange(5))
     ms = [masker.copy(c) for c in range(5)]
-    masked = np.stack([m.labels != IGNORE for m in ms])
+    masked = np.stack([m.labels != IGNORE_LABEL for m in ms])
     outside = maskable & ~in_ent
     assert abs(masked[:, outside].mean() - 0.15) < 0.01
     assert abs(np.mean([(unit_masked_counts(seqs, entities, m) > 0).mean() for m in ms])
                - 0.5) < 0.02
     kinds = np.array(masker.kind_names)
     for m in ms:
-        sel = m.labels != IGNORE
+        sel = m.labels != IGNORE_LABEL
         assert set(kinds[m.kind[sel & ~in_ent]]) == {"token"}
         assert "token" not in set(kinds[m.kind[sel & in_ent]])
 
@@ -288,11 +288,11 @@ def test_wwm_masks_whole_jieba_words(tmp_path, docs):
         counts = unit_masked_counts(seqs, words, m)
         assert ((counts == 0) | (counts == masker.unit_len)).all()
         fractions.append((counts > 0)[masker.unit_len > 0].mean())
-        sel = m.labels != IGNORE
+        sel = m.labels != IGNORE_LABEL
         assert (m.labels[sel] == seqs.ids[sel]).all()
     assert abs(np.mean(fractions) - 0.3) < 0.02
     partial = [(0 < c) & (c < n) for c, n in zip(
-        np.add.reduceat((ms[0].labels != IGNORE).astype(int), seqs.offsets[:-1]),
+        np.add.reduceat((ms[0].labels != IGNORE_LABEL).astype(int), seqs.offsets[:-1]),
         masker.n_maskable)]
     assert np.mean(partial) > 0.9  # words, not whole sequences
 
@@ -301,7 +301,7 @@ def test_collator_whole_word_mask_masks_whole_chinese_runs(tmp_path):
     """transformers' wwm finds words from char offsets: a Chinese run is one 'word'."""
     from transformers import DataCollatorForLanguageModeling
 
-    from stages.tokenizer_io import train_scratch_tokenizer
+    from dapt.data.tokenizer_io import train_scratch_tokenizer
 
     texts = ["孕妇禁用，活血调经，用于血瘀所致的月经不调"] * 20
     texts += ["儿童忌食生冷食物，症见头痛恶心"] * 20
@@ -313,13 +313,14 @@ def test_collator_whole_word_mask_masks_whole_chinese_runs(tmp_path):
                                                    mlm_probability=0.3, seed=0)
     got = []
     for batch in (enc[:20], enc[20:]):  # equal lengths within a batch: no padding
-        got += (collator(batch)["labels"] != IGNORE).sum(1).tolist()
+        got += (collator(batch)["labels"] != IGNORE_LABEL).sum(1).tolist()
     assert all(g in (0, len(t)) for g, t in zip(got, texts))  # all or nothing per sequence
     assert any(g == len(t) for g, t in zip(got, texts))
     # ours: jieba words, so sequences are partly masked
     docs = [("unlabeled", t, []) for t in texts]
     seqs, masker, _ = setup(tmp_path, docs, mask_strategy="wwm", mask_prob=0.3)
-    per_row = np.add.reduceat((masker.copy(0).labels != IGNORE).astype(int), seqs.offsets[:-1])
+    labelled = masker.copy(0).labels != IGNORE_LABEL
+    per_row = np.add.reduceat(labelled.astype(int), seqs.offsets[:-1])
     assert ((per_row > 0) & (per_row < masker.n_maskable)).mean() > 0.8
 
 
@@ -337,9 +338,9 @@ def test_span_lengths_and_counts(tmp_path, docs):
 
     seqs, masker, _ = setup(tmp_path, docs, mask_strategy="span", mask_prob=0.2)
     m = masker.copy(0)
-    per_row = np.add.reduceat((m.labels != IGNORE).astype(int), seqs.offsets[:-1])
+    per_row = np.add.reduceat((m.labels != IGNORE_LABEL).astype(int), seqs.offsets[:-1])
     assert (per_row == np.ceil(0.2 * masker.n_maskable - 1e-9)).all()
-    assert set(np.array(masker.kind_names)[m.kind[m.labels != IGNORE]]) == {"span"}
+    assert set(np.array(masker.kind_names)[m.kind[m.labels != IGNORE_LABEL]]) == {"span"}
 
 
 # --- determinism ------------------------------------------------------------------------
@@ -370,7 +371,7 @@ def test_masks_do_not_depend_on_row_order_or_subset(tmp_path, docs):
 
 def stage_input(tmp_path: Path, docs) -> Path:
     """mlm.parquet and a scratch tokenizer (models/tokenizer stand-in) that agree on ids."""
-    from stages.tokenizer_io import train_scratch_tokenizer
+    from dapt.data.tokenizer_io import train_scratch_tokenizer
 
     tok = train_scratch_tokenizer([t for _, t, _ in docs], 500, 1)
     tok.save_pretrained(tmp_path / "tokenizer")
@@ -380,7 +381,8 @@ def stage_input(tmp_path: Path, docs) -> Path:
 
 def stage_files(tmp_path: Path, mlm: Path, name: str, **over) -> tuple[bytes, bytes, dict]:
     out = tmp_path / name
-    metrics = run(params(**over), mlm, tmp_path / "tokenizer", out, out / "masking.json")
+    metrics = run(params(**over), Paths(mlm=str(mlm), tokenizer=str(tmp_path / "tokenizer"),
+                                        out=str(out), metrics=str(out / "masking.json")))
     return (out / "train.parquet").read_bytes(), (out / "eval.parquet").read_bytes(), metrics
 
 
@@ -393,7 +395,7 @@ def test_stage_outputs_are_byte_identical_and_seeded(tmp_path, docs):
     assert c[0] != a[0] and c[1] != a[1]
     train = pq.read_table(tmp_path / "a" / "train.parquet")
     held = pq.read_table(tmp_path / "a" / "eval.parquet")
-    assert train.schema == SCHEMA and held.schema == SCHEMA
+    assert train.schema == MASKED_SCHEMA and held.schema == MASKED_SCHEMA
     assert train.num_rows == 116 * 3 and held.num_rows == 4
     assert set(held["copy"].to_pylist()) == {0}
     assert not set(held["seq_id"].to_pylist()) & set(train["seq_id"].to_pylist())
@@ -413,7 +415,7 @@ def test_in_entity_is_reported_for_every_strategy(tmp_path, docs):
     assert any(any(r["in_entity"]) for r in rows)
     assert 0 < metrics["masked_in_entity_share"] < 1
     for r in rows:
-        masked = [lab != IGNORE for lab in r["labels"]]
+        masked = [lab != IGNORE_LABEL for lab in r["labels"]]
         assert masked == [u >= 0 for u in r["mask_unit"]]
         assert masked == [k is not None for k in r["mask_kind"]]
         assert not masked[0] and not masked[-1]

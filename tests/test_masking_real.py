@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.mask_annotate import run
+from stages.mask_annotate import Paths, run
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = (ROOT / ".." / "shared" / "data" / "tcm_ner").resolve()
@@ -31,7 +31,7 @@ def pipeline(work: Path, labeled: Path, include_eval_text: bool = False) -> tupl
     (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
     steps = [
         ["stages.split", "--out", work / "split", "--metrics", work / "data.json"],
-        ["stages.tokenize", "--split-dir", work / "split", "--out", work / "tokenized",
+        ["stages.tokenization", "--split-dir", work / "split", "--out", work / "tokenized",
          "--tokenizer-out", work / "tokenizer", "--metrics", work / "tokenize.json"],
     ]
     for module, *args in steps:
@@ -44,8 +44,9 @@ def mask(params: dict, work: Path, name: str, **over) -> dict:
     p = {**params, "mask": dict(params["mask"])}
     for key, value in over.items():
         (p["mask"] if key in p["mask"] else p)[key] = value
-    return run(p, work / "tokenized" / "mlm.parquet", work / "tokenizer", work / name,
-               work / name / "masking.json")
+    return run(p, Paths(mlm=str(work / "tokenized" / "mlm.parquet"),
+                        tokenizer=str(work / "tokenizer"), out=str(work / name),
+                        metrics=str(work / name / "masking.json")))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dvc, git, tiny_clone
+from tests.helpers import dvc, git, tiny_clone
 
 pytestmark = pytest.mark.slow
 STAGES = ["split", "tokenize", "mask-annotate", "pretrain", "finetune-ner", "evaluate"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from tests.conftest import DEMO, REPO, TINY, run_module, split_and_tokenize, write_params
+from tests.helpers import DEMO, REPO, TINY, run_module, split_and_tokenize, write_params
 
 # One thread per process: tiny models gain nothing from more, and runs compared for
 # equality must use the same thread count.

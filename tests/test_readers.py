@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from stages.readers import (
+from dapt.data.readers import (
     InputError,
     ReadReport,
     drop_duplicate_ids,
     read_brat_folder,
     read_corpus_file,
 )
-from tests.conftest import run_module, write_brat, write_params
+from tests.helpers import run_module, write_brat, write_params
 
 TEXT = "功能主治：清热解毒。用于头痛。"  # 清热解毒 5-9, 头痛 12-14
 

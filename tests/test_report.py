@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_module
+from tests.helpers import run_module
 
 
 def exp(name: str, seed: int, strategy: str, f1: float, error: bool = False) -> dict:
@@ -32,7 +32,7 @@ def run_report(tmp_path, experiments, *args) -> str:
     src = tmp_path / "exp.json"
     src.write_text(json.dumps(exp_show(experiments)), encoding="utf-8")
     out = tmp_path / "report.md"
-    run_module("stages.report", "--exp-json", str(src), "--out", str(out), *args)
+    run_module("dapt.report", "--exp-json", str(src), "--out", str(out), *args)
     assert out.with_suffix(".png").stat().st_size > 0
     return out.read_text(encoding="utf-8")
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from stages.spans import Span, classify_errors, score_spans, type_confusion
+from dapt.ner.scoring import Span, classify_errors, score_spans, type_confusion
 
 
 def S(start: int, end: int, etype: str = "SYMPTOM", doc: str = "d1") -> Span:

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from transformers import AutoTokenizer
 
-from stages.documents import read_jsonl
-from stages.inference import decode_bio
-from tests.conftest import DEMO, REAL_DATA, split_and_tokenize
+from dapt.data.documents import read_jsonl
+from dapt.ner.bio import decode_bio
+from tests.helpers import DEMO, REAL_DATA, split_and_tokenize
 
 
 def digest(folder: Path) -> dict[str, str]:

@@ -6,16 +6,15 @@ import random
 
 import pytest
 
-from stages.documents import Entity
-from stages.encoding import CharEncoder
-from stages.inference import decode_bio
-from stages.windows import (
+from dapt.data.documents import Entity
+from dapt.data.encoding import CharEncoder
+from dapt.data.windows import (
     TokenSpan,
-    bio_tags,
     entity_token_spans,
     pack_windows,
     spans_in,
 )
+from dapt.ner.bio import bio_tags, decode_bio
 
 VOCAB = {t: i for i, t in enumerate(
     ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "头", "痛", "a", "b", "1", "0", "m", "l", "。"])}

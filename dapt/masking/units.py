@@ -21,85 +21,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-TRAIN = "train"
+from dapt.data.contracts import TRAIN
+from dapt.masking.sequences import Sequences
+
 SHIFT = np.int64(1 << 32)  # row key stride for char -> token lookups
-
-
-@dataclass
-class Sequences:
-    """The MLM sequences as flat numpy arrays (row r holds tokens offsets[r]:offsets[r+1])."""
-
-    seq_id: np.ndarray  # int64 (n,)
-    source: np.ndarray  # str (n,)
-    offsets: np.ndarray  # int64 (n + 1,)
-    ids: np.ndarray  # int32, flat
-    char_start: np.ndarray  # int64, flat document offsets, -1 for specials
-    char_end: np.ndarray  # int64, flat
-    text: list[str]
-    text_start: np.ndarray  # int64 (n,)
-    ent_row: np.ndarray  # int64, gold entities: row, local token start/end, type
-    ent_start: np.ndarray
-    ent_end: np.ndarray
-    ent_type: np.ndarray  # str
-
-    def __len__(self) -> int:
-        return len(self.seq_id)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    @property
-    def row_of_token(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self)), self.lengths)
-
-
-def _flat(column) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, values) of a pyarrow list column."""
-    arr = column.combine_chunks()
-    offsets = arr.offsets.to_numpy().astype(np.int64)
-    values = arr.values.to_numpy(zero_copy_only=False)
-    return offsets - offsets[0], values[offsets[0] : offsets[-1]]
-
-
-def read_sequences(path: Path | str) -> Sequences:
-    """Read ``mlm.parquet`` (the tokenize stage's MLM contract) into flat arrays."""
-    table = pq.read_table(path)
-    offsets, ids = _flat(table["input_ids"])
-    _, char_start = _flat(table["char_start"])
-    _, char_end = _flat(table["char_end"])
-    ent_off, ent_start = _flat(table["entity_start"])
-    _, ent_end = _flat(table["entity_end"])
-    _, ent_type = _flat(table["entity_type"])
-    n = table.num_rows
-    seq_id = table["seq_id"].to_numpy().astype(np.int64)
-    if len(np.unique(seq_id)) != n:
-        raise ValueError(f"{path}: seq_id values are not unique")
-    ent_row = np.repeat(np.arange(n), np.diff(ent_off))
-    bad = (ent_start < 1) | (ent_end <= ent_start) | (ent_end > np.diff(offsets)[ent_row] - 1)
-    if bad.any():
-        row = int(ent_row[np.flatnonzero(bad)[0]])
-        raise ValueError(f"{path}: seq_id {seq_id[row]}: an entity span lies outside the "
-                         "sequence's tokens (expected [CLS] < start < end <= [SEP])")
-    return Sequences(
-        seq_id=seq_id,
-        source=np.asarray(table["source"].to_pylist(), dtype=str),
-        offsets=offsets,
-        ids=ids.astype(np.int32),
-        char_start=char_start.astype(np.int64),
-        char_end=char_end.astype(np.int64),
-        text=table["text"].to_pylist(),
-        text_start=table["text_start"].to_numpy().astype(np.int64),
-        ent_row=ent_row,
-        ent_start=ent_start.astype(np.int64),
-        ent_end=ent_end.astype(np.int64),
-        ent_type=np.asarray(ent_type, dtype=str) if len(ent_type) else np.empty(0, str),
-    )
 
 
 @dataclass
@@ -143,7 +71,7 @@ class Units:
                      self.entity[mask])
 
 
-def drop_overlaps(units: Units) -> tuple[Units, int]:
+def keep_disjoint_units(units: Units) -> tuple[Units, int]:
     """Keep non-overlapping units, longer first (then leftmost); returns (kept, dropped)."""
     order = np.lexsort((units.start, units.start - units.end, units.row))
     keep = np.zeros(len(units), bool)
@@ -161,7 +89,7 @@ def drop_overlaps(units: Units) -> tuple[Units, int]:
 def gold_units(seqs: Sequences) -> tuple[Units, int]:
     """Gold entity units (train sequences only carry them); returns (units, overlaps dropped)."""
     units = Units.build(seqs.ent_row, seqs.ent_start, seqs.ent_end, seqs.ent_type, True)
-    return drop_overlaps(units)
+    return keep_disjoint_units(units)
 
 
 def entity_surfaces(seqs: Sequences) -> list[tuple[str, str]]:

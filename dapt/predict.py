@@ -4,31 +4,38 @@ Input (``--input``)
   a folder   its ``*.txt`` files, one document each (id = file name without ``.txt``);
              unreadable or empty files are reported on stderr and skipped (or, with
              ``--on-error raise``, stop the run); any ``.ann`` files there are ignored
-  a file     plain UTF-8 text, one document per non-empty line (id = ``<stem>_<line>``,
-             the 1-based line number; blank lines are skipped)
+  a file     plain UTF-8 text, one document per non-empty line (id = ``<stem>:<line>``,
+             the 1-based line number, written as ``<stem>_<line>.txt``/``.ann`` since file
+             names replace characters outside letters, digits, ``_ . -`` by ``_``; blank
+             lines are skipped)
 
 Output (``--output``): ``<id>.txt`` (the document text) and ``<id>.ann`` (predicted
 entities ``T<k>\\tTYPE start end\\tsurface``, character offsets into the ``.txt``) per
-document, a folder that ``stages.readers.read_brat_folder`` loads. Documents of any length
-are predicted with overlapping windows of ``--max-len`` tokens (``stages.inference``).
+document, a folder that ``dapt.data.readers.read_brat_folder`` loads. The folder holds only
+this run's documents: ``.txt``/``.ann`` files of an earlier run are removed. Documents of
+any length are predicted with overlapping windows of ``--max-len`` tokens
+(``dapt.ner.inference``); ``--max-len`` and ``--batch-size`` default to
+``tokenize.max_len`` and ``evaluate.batch_size`` of the params file.
 
 Example
-  python -m stages.predict --model models/ner --input leaflets/ --output predicted/
+  python -m dapt.predict --model models/ner --input leaflets/ --output predicted/
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
-from stages.brat_writer import write_brat_folder
-from stages.common import load_params, setup_logging
-from stages.documents import Document
-from stages.inference import NerPredictor
-from stages.readers import ReadReport, read_brat_folder, read_corpus_file
+from dapt.cli import setup_logging
+from dapt.data.brat_writer import write_brat_folder
+from dapt.data.documents import Document
+from dapt.data.readers import ReadReport, read_brat_folder, read_corpus_file
+from dapt.ner.inference import NerPredictor
+from dapt.params import PARAMS_FILE, load_params
 
-log = setup_logging("predict")
+log = logging.getLogger("predict")
 
 
 def read_input(path: Path, report: ReadReport) -> list[Document]:
@@ -40,12 +47,22 @@ def read_input(path: Path, report: ReadReport) -> list[Document]:
     raise FileNotFoundError(f"{path}: no such file or folder")
 
 
+def window_settings(args: argparse.Namespace) -> tuple[int, int]:
+    """(max_len, batch_size): the flags, else the params file's values."""
+    if args.max_len is not None and args.batch_size is not None:
+        return args.max_len, args.batch_size
+    params = load_params(args.params)
+    max_len = args.max_len if args.max_len is not None else params["tokenize"]["max_len"]
+    batch = args.batch_size if args.batch_size is not None else params["evaluate"]["batch_size"]
+    return max_len, batch
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml",
-                        help="defaults for --max-len (tokenize.max_len) and --batch-size "
-                             "(evaluate.batch_size) when the file exists")
+    parser.add_argument("--params", default=str(PARAMS_FILE),
+                        help="source of the --max-len (tokenize.max_len) and --batch-size "
+                             "(evaluate.batch_size) defaults (%(default)s)")
     parser.add_argument("--model", default="models/ner", help="save_pretrained NER folder")
     parser.add_argument("--input", required=True, type=Path, help="brat folder or text file")
     parser.add_argument("--output", required=True, type=Path, help="brat output folder")
@@ -53,12 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, help="windows per forward pass")
     parser.add_argument("--on-error", choices=("skip", "raise"), default="skip")
     args = parser.parse_args(argv)
-
-    params = load_params(args.params) if Path(args.params).is_file() else {}
-    max_len = args.max_len or params.get("tokenize", {}).get("max_len", 128)
-    batch_size = args.batch_size or params.get("evaluate", {}).get("batch_size", 32)
+    setup_logging()
     if args.input.resolve() == args.output.resolve():
         parser.error("--output must differ from --input (it would overwrite the inputs)")
+    max_len, batch_size = window_settings(args)
 
     report = ReadReport(on_error=args.on_error)
     docs = read_input(args.input, report)

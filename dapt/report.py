@@ -6,22 +6,23 @@ for the three most frequent entity types), the number of seeds, and each setting
 difference against a baseline setting (same seeds on both sides). Settings with fewer than
 three seeds are flagged: their spread says little.
 
-    python -m stages.report --baseline mask_strategy=token --out reports/ablation.md
+    python -m dapt.report --baseline mask_strategy=token --out reports/ablation.md
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stages.common import setup_logging
+from dapt.cli import setup_logging
 
-log = setup_logging("report")
+log = logging.getLogger("report")
 METRICS_FILE = "metrics/eval.json"
 MIN_SEEDS = 3
 
@@ -199,6 +200,7 @@ def main() -> None:
     parser.add_argument("--baseline", help="e.g. mask_strategy=token (default: first setting)")
     parser.add_argument("--out", default="reports/ablation.md")
     args = parser.parse_args()
+    setup_logging()
 
     runs, unusable = collect_runs(load_exp_show(args.exp_json))
     if not runs:

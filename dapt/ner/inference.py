@@ -1,20 +1,14 @@
 """Document-level NER prediction: overlapping windows in, character spans out.
 
-Documents are encoded character by character (``stages.encoding``), cut into windows of
+Documents are encoded character by character (``dapt.data.encoding``), cut into windows of
 ``max_len - 2`` tokens with a stride of half a window, and each token takes the label
 predicted by the window in which it sits farthest from a cut edge (a window edge at the
 start or end of the document is no cut: the context there is complete; ties go to the
 earlier window). The resulting document-level BIO sequence is decoded once, so an entity
 seen by two windows is reported once.
 
-BIO repair rule: an ``I-X`` that does not continue an entity of type ``X`` (after ``O``,
-at the start, or after another type) starts a new entity of type ``X``; a ``B-X`` always
-starts one; ``O`` closes the open entity. Labels other than ``O``/``B-*``/``I-*`` are
-rejected when the model is loaded.
-
-Line breaks: a predicted entity never crosses a line break (``\\n`` or ``\\r``, dropped
-like all whitespace). A decoded span whose characters straddle one is split into its
-per-line parts, each keeping the type, so every span is one line of brat standoff.
+Tags are decoded with ``dapt.ner.bio`` (repair rule and line-break splitting there);
+labels other than ``O``/``B-*``/``I-*`` are rejected when the model is loaded.
 """
 
 from __future__ import annotations
@@ -24,10 +18,9 @@ from pathlib import Path
 
 import torch
 
-from stages.documents import Document, Entity
-from stages.encoding import CharEncoder
-
-LINE_BREAKS = frozenset("\n\r")
+from dapt.data.documents import Document, Entity
+from dapt.data.encoding import CharEncoder
+from dapt.ner.bio import check_labels, to_entities
 
 
 def sliding_windows(n: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -54,54 +47,6 @@ def pick_labels(
             if margin > best[i]:
                 best[i], labels[i] = margin, predicted[i - start]
     return labels
-
-
-def decode_bio(tags: Sequence[str]) -> list[tuple[int, int, str]]:
-    """Token spans (start, end exclusive, type) from BIO tags, with the repair rule above."""
-    spans: list[tuple[int, int, str]] = []
-    start, etype = None, None
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, label = tag.partition("-")
-        continues = prefix == "I" and label == etype and start is not None
-        if start is not None and not continues:
-            spans.append((start, i, etype))
-            start, etype = None, None
-        if prefix == "B" or (prefix == "I" and not continues):
-            start, etype = i, label
-    return spans
-
-
-def split_at_line_breaks(
-    text: str, chars: Sequence[int], start: int, end: int
-) -> list[tuple[int, int]]:
-    """Split token span [start, end) where the text between two tokens holds a line break."""
-    parts, first = [], start
-    for k in range(start + 1, end):
-        if any(c in LINE_BREAKS for c in text[chars[k - 1] + 1 : chars[k]]):
-            parts.append((first, k))
-            first = k
-    parts.append((first, end))
-    return parts
-
-
-def to_entities(
-    text: str, chars: Sequence[int], tags: Sequence[str]
-) -> list[Entity]:
-    """Character-offset entities of one document from its per-token tags."""
-    entities = []
-    for s, t, etype in decode_bio(tags):
-        for a, b in split_at_line_breaks(text, chars, s, t):
-            begin, finish = chars[a], chars[b - 1] + 1
-            entities.append(Entity(begin, finish, etype, text[begin:finish]))
-    return entities
-
-
-def check_labels(id2label: dict[int, str]) -> None:
-    """Raise unless every label is ``O``, ``B-TYPE`` or ``I-TYPE``."""
-    bad = sorted(v for v in id2label.values()
-                 if v != "O" and not (v[:2] in ("B-", "I-") and len(v) > 2))
-    if bad:
-        raise ValueError(f"model labels must be O/B-TYPE/I-TYPE (is config.id2label set?): {bad}")
 
 
 class NerPredictor:

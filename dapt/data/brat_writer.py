@@ -2,9 +2,10 @@
 
 The ``.txt`` is the document text byte for byte (UTF-8, no BOM, line ends kept), so the
 offsets in the ``.ann`` stay valid; entities are numbered ``T1..`` in (start, end, type)
-order. The folder loads back with ``stages.readers.read_brat_folder``. File names are the
+order. The folder loads back with ``dapt.data.readers.read_brat_folder``. File names are the
 document ids with characters outside letters, digits, ``_ . -`` replaced by ``_``
-(e.g. ``corpus:3`` -> ``corpus_3``); two ids that would share a file name are an error.
+(e.g. ``corpus:3`` -> ``corpus_3``); two ids that would share a file name are an error,
+raised before anything is written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from stages.documents import Document, Entity
+from dapt.data.documents import Document, Entity
 
 UNSAFE = re.compile(r"[^\w.\-]")
 
@@ -38,18 +39,28 @@ def ann_text(text: str, entities: Iterable[Entity]) -> str:
 
 
 def write_brat_folder(folder: Path | str, docs: Iterable[Document]) -> list[Path]:
-    """Write every document's ``.txt`` and ``.ann``; returns the ``.ann`` paths."""
+    """Make ``folder`` hold exactly these documents' ``.txt`` and ``.ann``; returns the
+    ``.ann`` paths.
+
+    Every document is checked (file-name clashes, spans brat cannot hold) before anything
+    is written; then ``.txt``/``.ann`` files of an earlier run are removed (other files
+    are left alone) and the documents written.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
-    paths = []
+    owner: dict[str, str] = {}
+    planned = []
     for doc in docs:
         stem = file_stem(doc.id)
-        if stem in written:
-            raise ValueError(f"documents {written[stem]!r} and {doc.id!r} share file name {stem}")
-        written[stem] = doc.id
-        ann = ann_text(doc.text, doc.entities)
-        (folder / f"{stem}.txt").write_bytes(doc.text.encode("utf-8"))
+        if stem in owner:
+            raise ValueError(f"documents {owner[stem]!r} and {doc.id!r} share file name {stem}")
+        owner[stem] = doc.id
+        planned.append((stem, doc.text, ann_text(doc.text, doc.entities)))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in sorted(folder.glob("*.ann")) + sorted(folder.glob("*.txt")):
+        stale.unlink()
+    paths = []
+    for stem, text, ann in planned:
+        (folder / f"{stem}.txt").write_bytes(text.encode("utf-8"))
         path = folder / f"{stem}.ann"
         path.write_bytes(ann.encode("utf-8"))
         paths.append(path)

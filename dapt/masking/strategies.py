@@ -29,15 +29,19 @@ replacements are drawn among the non-special ids.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from stages.mask_units import TRAIN, Sequences, Units, token_units
+from dapt.data.contracts import IGNORE_LABEL
+from dapt.masking.sequences import Sequences, exclusive_cumsum
+from dapt.masking.units import Units, token_units
+from dapt.params import ParamError, as_params
 
 STRATEGIES = ("token", "wwm", "entity", "entity_token", "span")
 MASK, RANDOM, KEEP = 0, 1, 2
-IGNORE = -100
+
 BASE_KINDS = ("span", "token", "word")
 
 
@@ -54,19 +58,21 @@ class MaskConfig:
     seed: int
 
     @classmethod
-    def from_params(cls, params: dict) -> MaskConfig:
+    def from_params(cls, params: Mapping) -> MaskConfig:
+        params = as_params(params)
         m = params["mask"]
         cfg = cls(
             strategy=params["mask_strategy"], prob=float(params["mask_prob"]),
-            budget=None if params.get("mask_budget") is None else float(params["mask_budget"]),
+            budget=None if params["mask_budget"] is None else float(params["mask_budget"]),
             token_prob=float(m["token_prob"]), replace_mask=float(m["replace_mask"]),
             replace_random=float(m["replace_random"]), span_p=float(m["span_p"]),
             span_max=int(m["span_max"]), seed=int(params["seed"]),
         )
-        cfg.validate()
+        cfg.validate(params.file)
         return cfg
 
-    def validate(self) -> None:
+    def validate(self, file: str = "params.yaml") -> None:
+        """Raise ``ParamError`` (naming ``file``) on the first out-of-range value."""
         checks = [
             (self.strategy in STRATEGIES, f"mask_strategy must be one of {STRATEGIES}"),
             (0.0 <= self.prob <= 1.0, "mask_prob must lie in [0, 1]"),
@@ -82,7 +88,7 @@ class MaskConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(f"params.yaml: {message} ({self})")
+                raise ParamError(f"{file}: {message} ({self})")
 
 
 @dataclass(frozen=True)
@@ -105,17 +111,11 @@ class Masked:
     """One masked copy of every sequence, flat like ``Sequences.ids``."""
 
     input_ids: np.ndarray  # int32
-    labels: np.ndarray  # int32, IGNORE where not predicted
+    labels: np.ndarray  # int32, IGNORE_LABEL where not predicted
     mask_unit: np.ndarray  # int32, -1 where not masked
     kind: np.ndarray  # int32 code into Masker.kind_names, -1 where not masked
     treatment: np.ndarray  # int8 MASK / RANDOM / KEEP, -1 where not masked
     budget_limited: np.ndarray  # bool per row: the budget dropped a selected unit
-
-
-def exclusive_cumsum(x: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(x) + 1, np.int64)
-    np.cumsum(x, out=out[1:])
-    return out
 
 
 def span_length(u: float, p: float, span_max: int) -> int:
@@ -251,7 +251,7 @@ class Masker:
         pos, unit_of = pos[ok], unit_of[ok]
         n = len(seqs.ids)
         ids = seqs.ids.copy()
-        labels = np.full(n, IGNORE, np.int32)
+        labels = np.full(n, IGNORE_LABEL, np.int32)
         labels[pos] = ids[pos]
         t = treat[unit_of].astype(np.int8)
         ids[pos[t == MASK]] = self.vocab.mask_id
@@ -290,86 +290,3 @@ class Masker:
         row, start, end, local_idx = arr
         return self._apply(row, start, end, np.full(len(row), span_code, np.int32), local_idx,
                            np.concatenate(u_rep), np.concatenate(u_tok))
-
-
-def segment_index(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices of the tokens of ``rows`` (in that order) and their new offsets."""
-    lens = offsets[rows + 1] - offsets[rows]
-    new_off = exclusive_cumsum(lens)
-    row_of = np.repeat(np.arange(len(rows)), lens)
-    idx = offsets[rows][row_of] + np.arange(int(lens.sum())) - new_off[row_of]
-    return idx, new_off
-
-
-def mask_stats(masker: Masker, copies: list[Masked], rows: np.ndarray, entities: Units,
-               in_entity: np.ndarray) -> dict:
-    """Masking statistics over ``rows`` (sequence indices) and the given copies.
-
-    Counts run over sequence copies. An entity (gold or lexicon) counts as masked when all
-    its maskable tokens are, which for the entity strategies means its unit was drawn; for
-    the others it measures how often a baseline happens to hide a whole entity.
-    ``no_mask_sequences`` counts sequence copies without a predicted token.
-    """
-    seqs = masker.seqs
-    idx, _ = segment_index(seqs.offsets, rows)
-    in_rows = np.zeros(len(seqs), bool)
-    in_rows[rows] = True
-    ents = entities.take(in_rows[entities.row])
-    base = seqs.offsets[ents.row]
-    cum_m = exclusive_cumsum(masker.maskable)
-    ent_len = cum_m[base + ents.end] - cum_m[base + ents.start]
-    has_tokens = ent_len > 0
-    types = sorted(set(ents.kind.tolist()))
-    is_gold = seqs.source[ents.row] == TRAIN
-    masked_units = np.zeros(len(ents), np.int64)
-    n_masked = n_in_entity = no_mask = limited = 0
-    treat = np.zeros(3, np.int64)
-    max_share = 0.0
-    n_rows_tok = masker.n_maskable[rows]
-    for cp in copies:
-        masked = cp.labels != IGNORE
-        cum = exclusive_cumsum(masked)
-        masked_units += (cum[base + ents.end] - cum[base + ents.start]) == ent_len
-        mk = masked[idx]
-        n_masked += int(mk.sum())
-        n_in_entity += int((mk & in_entity[idx]).sum())
-        treat += np.bincount(cp.treatment[idx][mk], minlength=3)
-        per_row = np.add.reduceat(masked.astype(np.int64), seqs.offsets[:-1])[rows]
-        per_row_ent = np.add.reduceat((masked & in_entity).astype(np.int64),
-                                      seqs.offsets[:-1])[rows]
-        no_mask += int((per_row == 0).sum())
-        limited += int(cp.budget_limited[rows].sum())
-        share = per_row_ent / np.maximum(n_rows_tok, 1)
-        max_share = max(max_share, float(share.max()) if len(share) else 0.0)
-    n_copies = len(copies)
-    maskable = int(n_rows_tok.sum()) * n_copies
-    n_ent = int(has_tokens.sum()) * n_copies
-    per_type = {}
-    for t in types:
-        sel = (ents.kind == t) & has_tokens
-        units = int(sel.sum())
-        per_type[t] = {
-            "units": units, "gold": int((sel & is_gold).sum()),
-            "lexicon": int((sel & ~is_gold).sum()),
-            "masked": int(masked_units[sel].sum()),
-            "masked_share": _ratio(int(masked_units[sel].sum()), units * n_copies),
-        }
-    return {
-        "sequences": int(len(rows)), "copies": n_copies, "maskable_tokens": maskable,
-        "masked_tokens": n_masked, "mask_rate": _ratio(n_masked, maskable),
-        "entity_units": int(has_tokens.sum()),
-        "entity_masked_share": _ratio(int(masked_units[has_tokens].sum()), n_ent),
-        "masked_in_entity_share": _ratio(n_in_entity, n_masked),
-        "entity_token_share": _ratio(int(in_entity[idx].sum()) * n_copies, maskable),
-        "no_mask_sequences": no_mask,
-        "no_mask_share": _ratio(no_mask, len(rows) * n_copies),
-        "budget_limited_sequences": limited,
-        "max_entity_mask_share": max_share,
-        "replacement": {name: _ratio(int(treat[i]), n_masked)
-                        for i, name in enumerate(("mask", "random", "keep"))},
-        "per_type": per_type,
-    }
-
-
-def _ratio(a: float, b: float) -> float:
-    return float(a) / float(b) if b else 0.0

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stages.documents import Document, Entity
+from dapt.data.documents import Document, Entity
 
 ENTITY_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
 IGNORED_KINDS = ("#", "R", "A", "E", "M", "N", "*")
@@ -132,10 +132,10 @@ def parse_ann(path: Path, raw: str, text: str, report: ReadReport) -> list[Entit
             )
             continue
         candidates.append((Entity(start, end, etype, surface), line_no))
-    return drop_overlaps(path, candidates, report)
+    return skip_conflicting_spans(path, candidates, report)
 
 
-def drop_overlaps(
+def skip_conflicting_spans(
     path: Path, candidates: list[tuple[Entity, int]], report: ReadReport
 ) -> list[Entity]:
     """Keep spans greedily by (start, longest first); skip duplicates and overlaps."""

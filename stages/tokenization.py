@@ -1,4 +1,5 @@
-"""tokenize stage: tokenizer, NER windows and MLM sequences (columnar, byte-stable).
+"""tokenize stage (stages/tokenization.py, named so it never shadows the standard
+library's ``tokenize``): tokenizer, NER windows and MLM sequences (columnar, byte-stable).
 
 Outputs
   models/tokenizer/               fast BERT tokenizer (trained here when base_model=scratch)
@@ -6,48 +7,45 @@ Outputs
   data/tokenized/mlm.parquet      MLM sequences of train + unlabeled documents
   metrics/tokenize.json           token counts, [UNK] rate, entities with no token
 
-Token-aligned list columns (``input_ids``, ``char_start``, ``char_end``, ``tags``) include
-[CLS]/[SEP]; specials have ``char_start = char_end = -1`` and a null tag. Offsets are
-document character offsets. In mlm.parquet, ``entity_start``/``entity_end`` are token
-positions (end exclusive, [CLS] = 0) of the gold entities of train documents, and
-``text``/``text_start`` give the document text the sequence covers.
+The Parquet contracts are in ``dapt.data.contracts``. Offsets are document character
+offsets; only train documents lend their gold entities to the MLM sequences (leakage rule).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from stages.common import load_params, setup_logging, stage_parser, write_json
-from stages.documents import Document, read_jsonl
-from stages.encoding import CharEncoder
-from stages.tokenizer_io import load_tokenizer, train_scratch_tokenizer
-from stages.windows import bio_tags, entity_token_spans, pack_windows, spans_in
+from dapt.cli import stage_main
+from dapt.data.contracts import (
+    LABELED_SPLITS,
+    MLM_SCHEMA,
+    NER_SCHEMA,
+    SPLITS,
+    TRAIN,
+    UNLABELED,
+    split_file,
+    write_json,
+    write_rows,
+)
+from dapt.data.documents import Document, read_jsonl
+from dapt.data.encoding import CharEncoder
+from dapt.data.tokenizer_io import load_tokenizer, train_scratch_tokenizer
+from dapt.data.windows import entity_token_spans, pack_windows, spans_in
+from dapt.ner.bio import bio_tags
+from dapt.params import SCRATCH, Params
 
-log = setup_logging("tokenize")
-
-NER_SCHEMA = pa.schema([
-    ("doc_id", pa.string()), ("split", pa.string()), ("window", pa.int32()),
-    ("input_ids", pa.list_(pa.int32())), ("char_start", pa.list_(pa.int32())),
-    ("char_end", pa.list_(pa.int32())), ("tags", pa.list_(pa.string())),
-])
-MLM_SCHEMA = pa.schema([
-    ("seq_id", pa.int32()), ("doc_id", pa.string()), ("source", pa.string()),
-    ("input_ids", pa.list_(pa.int32())), ("char_start", pa.list_(pa.int32())),
-    ("char_end", pa.list_(pa.int32())), ("text", pa.string()), ("text_start", pa.int32()),
-    ("entity_start", pa.list_(pa.int32())), ("entity_end", pa.list_(pa.int32())),
-    ("entity_type", pa.list_(pa.string())),
-])
+log = logging.getLogger("tokenize")
 
 
-def write_table(rows: list[dict], schema: pa.Schema, path: Path) -> None:
-    columns = {name: [row[name] for row in rows] for name in schema.names}
-    table = pa.table(columns, schema=schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+@dataclass
+class Paths:
+    split_dir: str = field(default="data/split", metadata={"help": "split JSONL folder"})
+    out: str = field(default="data/tokenized", metadata={"help": "ner/mlm Parquet folder"})
+    tokenizer_out: str = field(default="models/tokenizer", metadata={"help": "tokenizer folder"})
+    metrics: str = field(default="metrics/tokenize.json", metadata={"help": "token report"})
 
 
 class DocumentTokenizer:
@@ -107,60 +105,57 @@ class DocumentTokenizer:
         return rows
 
 
-def build_tokenizer(params: dict, docs: dict[str, list[Document]]):
+def build_tokenizer(params: Params, docs: dict[str, list[Document]]):
+    """The base model's tokenizer, or a WordPiece vocabulary trained on train + unlabeled."""
     base = params["base_model"]
-    if base != "scratch":
+    if base != SCRATCH:
         log.info("loading tokenizer of %s", base)
         return load_tokenizer(base)
     cfg = params["tokenize"]
-    texts = [d.text for d in docs["train"] + docs["unlabeled"]]
+    texts = [d.text for d in docs[TRAIN] + docs[UNLABELED]]
     log.info("training a WordPiece vocabulary on %d documents", len(texts))
     return train_scratch_tokenizer(texts, cfg["vocab_size"], cfg["min_frequency"])
 
 
-def main() -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--split-dir", default="data/split")
-    parser.add_argument("--out", default="data/tokenized")
-    parser.add_argument("--tokenizer-out", default="models/tokenizer")
-    parser.add_argument("--metrics", default="metrics/tokenize.json")
-    args = parser.parse_args()
-    params = load_params(args.params)
+def run(params: Params, paths: Paths) -> dict:
+    """Tokenize every split into NER windows and MLM sequences; returns the token report."""
     cfg = params["tokenize"]
-
-    docs = {name: read_jsonl(Path(args.split_dir) / f"{name}.jsonl")
-            for name in ("train", "dev", "test", "unlabeled")}
+    docs = {name: read_jsonl(split_file(paths.split_dir, name)) for name in SPLITS}
     tokenizer = build_tokenizer(params, docs)
-    tokenizer.save_pretrained(args.tokenizer_out)
+    tokenizer.save_pretrained(paths.tokenizer_out)
     dt = DocumentTokenizer(tokenizer, cfg["max_len"])
 
-    ner = [row for split in ("train", "dev", "test")
+    ner = [row for split in LABELED_SPLITS
            for doc in tqdm(docs[split], desc=f"windows {split}", mininterval=2)
            for row in dt.ner_rows(doc, split)]
     ner_stats = dt.encoder.stats()
     dt.encoder = CharEncoder.from_tokenizer(tokenizer)  # fresh counters for the MLM text
-    mlm_sources = ["train", "unlabeled"] + (["dev", "test"] if cfg["mlm_include_eval_text"] else [])
+    mlm_sources = [TRAIN, UNLABELED] + (["dev", "test"] if cfg["mlm_include_eval_text"] else [])
     mlm = []
     for source in mlm_sources:
         for doc in tqdm(docs[source], desc=f"mlm {source}", mininterval=2):
             # Only train documents lend their gold entities to masking (leakage rule).
-            keep = doc if source == "train" else Document(doc.id, doc.text)
+            keep = doc if source == TRAIN else Document(doc.id, doc.text)
             mlm += dt.mlm_rows(keep, source)
     for i, row in enumerate(mlm):
         row["seq_id"] = i
 
-    out = Path(args.out)
-    write_table(ner, NER_SCHEMA, out / "ner.parquet")
-    write_table(mlm, MLM_SCHEMA, out / "mlm.parquet")
+    write_rows(ner, NER_SCHEMA, f"{paths.out}/ner.parquet")
+    write_rows(mlm, MLM_SCHEMA, f"{paths.out}/mlm.parquet")
     metrics = {
         "vocab_size": len(tokenizer),
         "ner": {"windows": len(ner), **ner_stats},
         "mlm": {"sequences": len(mlm), "sources": mlm_sources, **dt.encoder.stats()},
         "entities_without_tokens": dt.lost,
     }
-    write_json(args.metrics, metrics)
+    write_json(paths.metrics, metrics)
     log.info("%d NER windows, %d MLM sequences, [UNK] rate %.4f (NER text), "
              "%d entities without tokens", len(ner), len(mlm), ner_stats["unk_rate"], len(dt.lost))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    stage_main(__doc__, Paths, run, argv)
 
 
 if __name__ == "__main__":

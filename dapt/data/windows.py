@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from stages.documents import Entity
+from dapt.data.documents import Entity
 
 SENTENCE_ENDS = frozenset("。；！？!?;\n")
 SOFT_BREAKS = frozenset("，、,：:）)】」』")
@@ -92,16 +92,6 @@ def best_cut(levels: list[int], blocked: list[bool], start: int, limit: int) -> 
     if not best:
         raise ValueError(f"no cut possible in tokens {start}..{limit}: an entity is too long")
     return best[min(best)]
-
-
-def bio_tags(spans: list[TokenSpan], n: int) -> list[str]:
-    """BIO tag per token of a document."""
-    tags = ["O"] * n
-    for s in spans:
-        tags[s.start] = f"B-{s.type}"
-        for i in range(s.start + 1, s.end):
-            tags[i] = f"I-{s.type}"
-    return tags
 
 
 def spans_in(spans: list[TokenSpan], start: int, end: int) -> list[TokenSpan]:

@@ -1,0 +1,1 @@
+"""Masking units (gold entities, lexicon matches, words, tokens), strategies, statistics."""

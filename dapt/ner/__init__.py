@@ -1,0 +1,1 @@
+"""BIO encoding/decoding, document-level inference, strict span scoring."""

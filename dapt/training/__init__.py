@@ -1,0 +1,1 @@
+"""Model builders, Trainer arguments and loss, the seeded trainer, curves, checkpoints."""

@@ -1,0 +1,89 @@
+"""Trainer settings shared by pretrain and finetune-ner: device, precision, arguments, loss.
+
+Device and precision: CUDA with bf16 autocast when the GPU supports it (fp32 otherwise);
+else CPU in fp32. ``torchrun --nproc_per_node=N`` works unchanged (DDP; gloo on CPU, NCCL
+on CUDA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainingArguments
+
+
+def use_cuda() -> bool:
+    return torch.cuda.is_available()
+
+
+def use_bf16() -> bool:
+    return use_cuda() and torch.cuda.is_bf16_supported()
+
+
+def pad_multiple() -> int | None:
+    """Pad batches to a multiple of 8 on GPUs (tensor cores); not worth it on CPU."""
+    return 8 if use_cuda() else None
+
+
+def training_arguments(output_dir: str | Path, cfg: Mapping[str, Any], seed: int,
+                       **overrides: Any) -> TrainingArguments:
+    """TrainingArguments with the usual BERT optimiser settings from a stage's params.
+
+    AdamW (weight decay skips biases and LayerNorm), linear decay after a warmup share
+    ``warmup_ratio`` of all steps, gradient clipping, accumulation, and length-grouped
+    batches (``train_sampling_strategy="group_by_length"``, made resumable by
+    ``SeededTrainer``) so little compute goes to padding.
+    Nothing is reported to external trackers; dvclive runs as an explicit callback.
+    """
+    warmup = float(cfg["warmup_ratio"])
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup_ratio must be in [0, 1), got {warmup}")
+    cuda = use_cuda()
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=cfg["epochs"],
+        per_device_train_batch_size=cfg["batch_size"],
+        per_device_eval_batch_size=cfg["batch_size"],
+        gradient_accumulation_steps=cfg["grad_accum"],
+        learning_rate=cfg["learning_rate"],
+        warmup_steps=warmup,  # a float below 1 is a share of the total steps
+        lr_scheduler_type="linear",
+        weight_decay=cfg["weight_decay"],
+        adam_epsilon=cfg["adam_epsilon"],
+        max_grad_norm=cfg["max_grad_norm"],
+        train_sampling_strategy="group_by_length",
+        logging_steps=cfg["logging_steps"],
+        report_to="none",
+        seed=seed,
+        use_cpu=not cuda,
+        bf16=use_bf16(),
+        dataloader_pin_memory=cuda,
+        ddp_find_unused_parameters=False,
+        save_strategy="no",
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def token_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+    """Cross-entropy summed over labelled tokens, divided by the labelled tokens of the step.
+
+    Passed to ``Trainer(compute_loss_func=...)``. ``num_items_in_batch`` counts the labelled
+    tokens of all micro-batches of an optimiser step on all processes, so the loss is the
+    exact token-weighted mean under gradient accumulation and DDP. (BERT's own loss is a
+    per-micro-batch mean while its ``forward(**kwargs)`` makes transformers 5.x assume it
+    honours ``num_items_in_batch``: the gradient then comes out multiplied by the number of
+    processes under DDP and not divided under accumulation.)
+    """
+    logits = outputs["logits"]
+    total = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1).to(logits.device),
+        ignore_index=-100, reduction="sum")
+    if num_items_in_batch is None:
+        num_items_in_batch = labels.ne(-100).sum().clamp(min=1)
+    return total / num_items_in_batch
+
+

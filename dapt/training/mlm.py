@@ -1,0 +1,113 @@
+"""Masked-LM training on stored masks: train rows, the trainer and its evaluation.
+
+Evaluation runs on the stored eval masks: MLM loss (mean over predicted tokens),
+perplexity, accuracy over predicted tokens and over those inside entity units
+(``in_entity``). Under DDP every process evaluates the whole (small) eval set itself, so all
+agree without communication.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
+
+from dapt.data.contracts import IGNORE_LABEL, read_masked
+from dapt.training.arguments import pad_multiple, token_loss, training_arguments
+from dapt.training.trainer import SeededTrainer
+
+
+def training_rows(path: Path | str) -> tuple[list[dict], int]:
+    """Train rows with at least one predicted token, and how many copies were skipped.
+
+    A copy in which nothing was masked adds no loss and no gradient, only compute.
+    """
+    rows = read_masked(path)
+    kept = [r for r in rows if any(t != IGNORE_LABEL for t in r["labels"])]
+    return kept, len(rows) - len(kept)
+
+
+class MaskedLMTrainer(SeededTrainer):
+    """Trainer whose evaluation scores the stored eval masks, entity tokens apart."""
+
+    def score(self, rows: list[dict]) -> dict[str, Any]:
+        return mlm_scores(self.model, rows, self.data_collator,
+                          self.args.per_device_eval_batch_size, self.args.device)
+
+
+@torch.no_grad()
+def mlm_scores(model, rows: list[dict], collate, batch_size: int, device) -> dict[str, Any]:
+    """Loss, perplexity and accuracy over the predicted tokens (overall and in entities)."""
+    model.eval()
+    order = sorted(range(len(rows)), key=lambda i: (len(rows[i]["input_ids"]), i))
+    loss_sum, n, hits, n_ent, hits_ent = 0.0, 0, 0, 0, 0
+    for b in range(0, len(order), batch_size):
+        chunk = [rows[i] for i in order[b : b + batch_size]]
+        batch = collate([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in chunk])
+        width = batch["input_ids"].shape[1]
+        entity = torch.tensor([r["in_entity"] + [False] * (width - len(r["in_entity"]))
+                               for r in chunk], dtype=torch.bool)
+        logits = model(input_ids=batch["input_ids"].to(device),
+                       attention_mask=batch["attention_mask"].to(device)).logits
+        labels = batch["labels"].to(device)
+        chosen = labels != -100
+        logits, gold = logits[chosen].float(), labels[chosen]
+        loss_sum += F.cross_entropy(logits, gold, reduction="sum").item()
+        correct = (logits.argmax(-1) == gold).cpu()
+        in_entity = entity[chosen.cpu()]
+        n += int(gold.numel())
+        hits += int(correct.sum())
+        n_ent += int(in_entity.sum())
+        hits_ent += int(correct[in_entity].sum())
+    if n == 0:
+        raise ValueError("the eval masks predict no token")
+    loss = loss_sum / n
+    return {
+        "loss": loss,
+        "perplexity": math.exp(min(loss, 700.0)),
+        "accuracy": hits / n,
+        "entity_accuracy": hits_ent / n_ent if n_ent else None,
+        "masked_tokens": n,
+        "entity_masked_tokens": n_ent,
+    }
+
+
+def final_eval(trainer: Trainer) -> dict[str, Any]:
+    """The evaluation logged at the last step (rerun if there is none)."""
+    step = trainer.state.global_step
+    for entry in reversed(trainer.state.log_history):
+        if "eval_loss" in entry and entry.get("step") == step:
+            return entry
+    return trainer.evaluate()
+
+
+def build_mlm_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: list[dict],
+                      eval_rows: list[dict], output_dir: str | Path,
+                      callbacks: list | None = None, **overrides: Any) -> MaskedLMTrainer:
+    """The pretrain stage's Trainer: evaluation and a checkpoint every ``save_steps``."""
+    cfg = params["pretrain"]
+    settings: dict[str, Any] = dict(
+        eval_strategy="steps", eval_steps=cfg["save_steps"],
+        save_strategy="steps", save_steps=cfg["save_steps"], save_total_limit=1,
+    )
+    args: TrainingArguments = training_arguments(output_dir, cfg, params["seed"],
+                                                 **{**settings, **overrides})
+    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
+    return MaskedLMTrainer(model=model, args=args, data_collator=collator,
+                           train_dataset=train_rows, eval_dataset=eval_rows,
+                           processing_class=tokenizer, callbacks=callbacks or [],
+                           compute_loss_func=token_loss)
+
+
+def check_lengths(rows: list[dict], model) -> None:
+    """Raise unless the model has a position for every token of the longest row."""
+    longest = max(len(r["input_ids"]) for r in rows)
+    limit = model.config.max_position_embeddings
+    if longest > limit:
+        raise ValueError(f"masked sequences reach {longest} tokens, the model takes {limit} "
+                         "(raise scratch.max_position_embeddings or lower tokenize.max_len)")

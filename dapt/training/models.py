@@ -1,0 +1,111 @@
+"""Model builders shared by the pretrain and finetune-ner stages.
+
+``base_model: scratch`` builds a ``BertConfig`` from the ``scratch`` params with the
+vocabulary of ``models/tokenizer``; anything else is a hub id or local folder loaded with
+``from_pretrained`` (the same code path for both).
+
+Determinism: ``seed_for_init`` seeds python/numpy/torch *before* a model is built
+(``Trainer`` seeds only once the model it is given exists, too late for freshly initialised
+heads); the Trainer reseeds with the same seed, and its data order comes from that seed too
+(``dapt.training.trainer``). Chosen for CPU: seeds plus a fixed thread count, *not*
+``torch.use_deterministic_algorithms`` (``enable_full_determinism``): torch's CPU kernels are
+already deterministic for a given number of threads, while the deterministic mode made
+pretraining about 4x slower here for the same losses. The thread count is torch's default
+(one per core, or ``OMP_NUM_THREADS``; torchrun sets 1 per process), so a rerun on the same
+machine with the same params and inputs gives identical weights and metrics (tests check
+it); pin ``OMP_NUM_THREADS`` to compare runs across machines. On CUDA only the seeds are set
+(GPU kernels such as atomic adds are not bitwise reproducible; runs match closely).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoModelForTokenClassification,
+    BertConfig,
+    BertForMaskedLM,
+    BertForTokenClassification,
+    PreTrainedModel,
+    set_seed,
+)
+
+from dapt.params import SCRATCH
+
+log = logging.getLogger("models")
+
+
+def seed_for_init(seed: int) -> None:
+    """Seed python, numpy and torch before building a model (see the module docstring)."""
+    set_seed(seed)
+
+
+def scratch_config(scratch: Mapping[str, Any], tokenizer, **extra: Any) -> BertConfig:
+    """``BertConfig`` sized by the ``scratch`` params, vocabulary from ``tokenizer``."""
+    return BertConfig(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        hidden_size=scratch["hidden_size"],
+        num_hidden_layers=scratch["num_hidden_layers"],
+        num_attention_heads=scratch["num_attention_heads"],
+        intermediate_size=scratch["intermediate_size"],
+        max_position_embeddings=scratch["max_position_embeddings"],
+        hidden_dropout_prob=scratch["dropout"],
+        attention_probs_dropout_prob=scratch["dropout"],
+        **extra,
+    )
+
+
+def fit_vocab(model: PreTrainedModel, tokenizer) -> PreTrainedModel:
+    """Grow the embeddings when the tokenizer has ids the checkpoint lacks (rows seeded)."""
+    size = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > size:
+        log.warning("tokenizer has %d entries, model %d: resizing embeddings", len(tokenizer), size)
+        model.resize_token_embeddings(len(tokenizer))
+    return model
+
+
+def build_mlm_model(base_model: str, scratch: Mapping[str, Any], tokenizer) -> PreTrainedModel:
+    """A masked-LM model: fresh from the scratch params, or ``from_pretrained(base_model)``."""
+    if base_model == SCRATCH:
+        config = scratch_config(scratch, tokenizer)
+        log.info("new BERT from scratch: %s", config_summary(config))
+        return BertForMaskedLM(config)
+    log.info("loading masked-LM model %s", base_model)
+    return fit_vocab(AutoModelForMaskedLM.from_pretrained(base_model), tokenizer)
+
+
+def build_token_classifier(
+    source: str | Path, labels: list[str], scratch: Mapping[str, Any], tokenizer
+) -> PreTrainedModel:
+    """Token classifier from a checkpoint folder/hub id, or fresh from the scratch params."""
+    id2label = dict(enumerate(labels))
+    label2id = {label: i for i, label in id2label.items()}
+    if str(source) == SCRATCH:
+        config = scratch_config(scratch, tokenizer, num_labels=len(labels),
+                                id2label=id2label, label2id=label2id)
+        log.info("new BERT token classifier from scratch: %s", config_summary(config))
+        return BertForTokenClassification(config)
+    log.info("loading token classifier from %s (%d labels)", source, len(labels))
+    model = AutoModelForTokenClassification.from_pretrained(
+        str(source), num_labels=len(labels), id2label=id2label, label2id=label2id
+    )
+    return fit_vocab(model, tokenizer)
+
+
+def config_summary(config) -> str:
+    return (f"vocab {config.vocab_size}, hidden {config.hidden_size}, "
+            f"{config.num_hidden_layers} layers, {config.num_attention_heads} heads, "
+            f"max positions {config.max_position_embeddings}")
+
+
+def save_model(model: PreTrainedModel, tokenizer, out: str | Path) -> None:
+    """``save_pretrained`` (safetensors) of model and tokenizer, without training state."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
