@@ -11,10 +11,15 @@ import argparse
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import Field, field, fields
 from typing import Any
 
 from dapt.params import PARAMS_FILE, Params, load_params
+
+
+def path_flag(default: str | None, help: str) -> Field:
+    """A ``Paths`` field: its default (the dvc.yaml path) and its ``--help`` line."""
+    return field(default=default, metadata={"help": help})
 
 
 def setup_logging() -> None:

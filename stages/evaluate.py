@@ -18,10 +18,10 @@ Outputs
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from dapt.cli import stage_main
+from dapt.cli import path_flag, stage_main
 from dapt.data.brat_writer import write_brat_folder
 from dapt.data.contracts import write_json
 from dapt.data.documents import Document, read_jsonl
@@ -34,12 +34,12 @@ log = logging.getLogger("evaluate")
 
 @dataclass
 class Paths:
-    model: str = field(default="models/ner", metadata={"help": "NER model folder"})
-    test: str = field(default="data/split/test.jsonl", metadata={"help": "test documents"})
-    metrics: str = field(default="metrics/eval.json", metadata={"help": "test metrics"})
-    plots: str = field(default="plots", metadata={"help": "folder for the two plot files"})
-    predictions: str = field(default="data/predictions", metadata={
-        "help": "brat output folder (its old .txt/.ann files are removed)"})
+    model: str = path_flag("models/ner", "NER model folder")
+    test: str = path_flag("data/split/test.jsonl", "test documents")
+    metrics: str = path_flag("metrics/eval.json", "test metrics")
+    plots: str = path_flag("plots", "folder for the two plot files")
+    predictions: str = path_flag("data/predictions",
+                                 "brat output folder (its old .txt/.ann files are removed)")
 
 
 def evaluate(gold_docs: list[Document], pred_docs: list[Document]) -> tuple[dict, list, list]:

@@ -23,11 +23,11 @@ Determinism and devices: see ``dapt.training.models``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from transformers import DataCollatorForTokenClassification
 
-from dapt.cli import stage_main
+from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import TRAIN, read_ner_windows, write_json
 from dapt.data.documents import read_jsonl
 from dapt.data.tokenizer_io import load_tokenizer
@@ -45,18 +45,16 @@ INITS = ("pretrained", "base")
 
 @dataclass
 class Paths:
-    ner: str = field(default="data/tokenized/ner.parquet", metadata={"help": "NER windows"})
-    dev: str = field(default="data/split/dev.jsonl", metadata={"help": "dev documents"})
-    pretrained: str = field(default="models/pretrained",
-                            metadata={"help": "domain-pretrained model"})
-    tokenizer: str = field(default="models/pretrained",
-                           metadata={"help": "tokenizer folder (the copy of models/tokenizer "
-                                             "that pretrain saved with its model)"})
-    out: str = field(default="models/ner", metadata={"help": "NER model folder"})
-    metrics: str = field(default="metrics/finetune.json", metadata={"help": "dev metrics"})
-    live_dir: str = field(default="dvclive/finetune", metadata={"help": "dvclive folder"})
-    work_dir: str | None = field(default=None, metadata={
-        "help": "Trainer output_dir (nothing is saved there; default: --out)"})
+    ner: str = path_flag("data/tokenized/ner.parquet", "NER windows")
+    dev: str = path_flag("data/split/dev.jsonl", "dev documents")
+    pretrained: str = path_flag("models/pretrained", "domain-pretrained model")
+    tokenizer: str = path_flag("models/pretrained", "tokenizer folder (the copy of "
+                               "models/tokenizer that pretrain saved with its model)")
+    out: str = path_flag("models/ner", "NER model folder")
+    metrics: str = path_flag("metrics/finetune.json", "dev metrics")
+    live_dir: str = path_flag("dvclive/finetune", "dvclive folder")
+    work_dir: str | None = path_flag(None, "Trainer output_dir (nothing is saved there; "
+                                           "default: --out)")
 
 
 def model_source(params: Params, pretrained: str) -> str:

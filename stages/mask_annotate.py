@@ -20,14 +20,14 @@ See ``dapt.masking.strategies`` for the strategies and the per-(seed, seq_id, co
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from dapt.cli import stage_main
+from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import MASKED_SCHEMA, TRAIN, write_json, write_table
 from dapt.masking.sequences import Sequences, read_sequences, segment_index
 from dapt.masking.stats import mask_stats
@@ -47,12 +47,11 @@ log = logging.getLogger("mask-annotate")
 
 @dataclass
 class Paths:
-    mlm: str = field(default="data/tokenized/mlm.parquet",
-                     metadata={"help": "MLM sequences from tokenize"})
-    tokenizer: str = field(default="models/tokenizer",
-                           metadata={"help": "tokenizer folder: [MASK], special and random ids"})
-    out: str = field(default="data/masked", metadata={"help": "output folder"})
-    metrics: str | None = field(default="metrics/masking.json", metadata={"help": "metrics JSON"})
+    mlm: str = path_flag("data/tokenized/mlm.parquet", "MLM sequences from tokenize")
+    tokenizer: str = path_flag("models/tokenizer",
+                               "tokenizer folder: [MASK], special and random ids")
+    out: str = path_flag("data/masked", "output folder")
+    metrics: str | None = path_flag("metrics/masking.json", "metrics JSON")
 
 
 def eval_rows(n: int, size: int, eval_seed: int) -> np.ndarray:

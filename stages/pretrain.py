@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from dapt.cli import stage_main
+from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.params import Params
@@ -54,13 +54,12 @@ log = logging.getLogger("pretrain")
 
 @dataclass
 class Paths:
-    masked_dir: str = field(default="data/masked", metadata={"help": "masked copies"})
-    tokenizer: str = field(default="models/tokenizer", metadata={"help": "tokenizer folder"})
-    out: str = field(default="models/pretrained", metadata={"help": "model folder"})
-    checkpoints: str = field(default="checkpoints/pretrain",
-                             metadata={"help": "resumable checkpoints"})
-    metrics: str = field(default="metrics/pretrain.json", metadata={"help": "MLM metrics"})
-    live_dir: str = field(default="dvclive/pretrain", metadata={"help": "dvclive folder"})
+    masked_dir: str = path_flag("data/masked", "masked copies")
+    tokenizer: str = path_flag("models/tokenizer", "tokenizer folder")
+    out: str = path_flag("models/pretrained", "model folder")
+    checkpoints: str = path_flag("checkpoints/pretrain", "resumable checkpoints")
+    metrics: str = path_flag("metrics/pretrain.json", "MLM metrics")
+    live_dir: str = path_flag("dvclive/pretrain", "dvclive folder")
 
 
 def run(params: Params, paths: Paths) -> dict | None:

@@ -7,11 +7,11 @@ characters and entities per split; every skipped input with its file, line and r
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sklearn.model_selection import train_test_split
 
-from dapt.cli import stage_main
+from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import SPLITS, UNLABELED, split_file, write_json
 from dapt.data.documents import Document, entity_counts, write_jsonl
 from dapt.data.readers import ReadReport, drop_duplicate_ids, read_brat_folder, read_corpus_file
@@ -22,8 +22,8 @@ log = logging.getLogger("split")
 
 @dataclass
 class Paths:
-    out: str = field(default="data/split", metadata={"help": "folder of the split JSONL files"})
-    metrics: str = field(default="metrics/data.json", metadata={"help": "data report"})
+    out: str = path_flag("data/split", "folder of the split JSONL files")
+    metrics: str = path_flag("metrics/data.json", "data report")
 
 
 def split_labeled(

@@ -14,11 +14,11 @@ offsets; only train documents lend their gold entities to the MLM sequences (lea
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from dapt.cli import stage_main
+from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import (
     LABELED_SPLITS,
     MLM_SCHEMA,
@@ -42,10 +42,10 @@ log = logging.getLogger("tokenize")
 
 @dataclass
 class Paths:
-    split_dir: str = field(default="data/split", metadata={"help": "split JSONL folder"})
-    out: str = field(default="data/tokenized", metadata={"help": "ner/mlm Parquet folder"})
-    tokenizer_out: str = field(default="models/tokenizer", metadata={"help": "tokenizer folder"})
-    metrics: str = field(default="metrics/tokenize.json", metadata={"help": "token report"})
+    split_dir: str = path_flag("data/split", "split JSONL folder")
+    out: str = path_flag("data/tokenized", "ner/mlm Parquet folder")
+    tokenizer_out: str = path_flag("models/tokenizer", "tokenizer folder")
+    metrics: str = path_flag("metrics/tokenize.json", "token report")
 
 
 class DocumentTokenizer:

@@ -1,6 +1,6 @@
 """In a temporary DVC repo, changing only ``mask_prob`` reruns mask-annotate and what follows.
 
-The temp repo holds ``stages/``, ``params.yaml``, a subset of ``data/demo`` and the
+The temp repo holds ``stages/`` and ``dapt/``, ``params.yaml``, a subset of ``data/demo`` and the
 project's own split / tokenize / mask-annotate stage definitions from ``dvc.yaml`` (copied
 verbatim), plus a stand-in ``downstream`` stage that reads ``data/masked`` (the real
 pretrain stage is too slow for a test).
@@ -38,8 +38,8 @@ def dvc(repo: Path, *args: str) -> str:
 
 
 def make_repo(repo: Path, labeled: int = 40, unlabeled: int = 10) -> None:
-    shutil.copytree(ROOT / "stages", repo / "stages",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for code in ("stages", "dapt"):
+        shutil.copytree(ROOT / code, repo / code, ignore=shutil.ignore_patterns("__pycache__"))
     for folder, n in (("labeled", labeled), ("unlabeled", unlabeled)):
         stems = sorted({p.stem for p in (DEMO / folder).glob("*.txt")})[:n]
         (repo / "data" / "demo" / folder).mkdir(parents=True)

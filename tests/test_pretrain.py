@@ -143,3 +143,28 @@ def test_killed_run_resumes_from_its_checkpoint(masked, tmp_path):
     for curve in ("train/loss.tsv", "eval/loss.tsv"):
         path = Path("dvclive/plots/metrics") / curve
         assert (run / path).read_text() == (reference / path).read_text()
+
+
+def test_resume_key_covers_exactly_the_stage_code_deps_of_dvc_yaml(tmp_path):
+    import yaml
+
+    from dapt.training.checkpoints import fingerprint, stage_code_files
+
+    deps = yaml.safe_load((REPO / "dvc.yaml").read_text("utf-8"))["stages"]["pretrain"]["deps"]
+    code = {(REPO / d).resolve() for d in deps if d.split("/")[0] in ("dapt", "stages")}
+    files = stage_code_files("pretrain")
+    assert {f.resolve() for f in files} == code
+    assert REPO / "dapt" / "training" / "trainer.py" in files  # not only the stage script
+    # An edit in any one of them is a new key.
+    copies = []
+    for f in files:
+        copies.append(tmp_path / f.relative_to(REPO))
+        copies[-1].parent.mkdir(parents=True, exist_ok=True)
+        copies[-1].write_bytes(f.read_bytes())
+    before = fingerprint({"seed": 1}, [], copies)
+    for copy in copies:
+        original = copy.read_bytes()
+        copy.write_bytes(original + b"\n# edited\n")
+        assert fingerprint({"seed": 1}, [], copies) != before, copy
+        copy.write_bytes(original)
+    assert fingerprint({"seed": 1}, [], copies) == before
