@@ -35,8 +35,8 @@ from dapt.ner.bio import label_list, tag_types
 from dapt.params import Params
 from dapt.training.arguments import pad_multiple, token_loss, training_arguments
 from dapt.training.live import LiveCallback
-from dapt.training.models import build_token_classifier, save_model, seed_for_init
-from dapt.training.ner import KeepBest, NerTrainer, encode_windows
+from dapt.training.models import save_model, seed_for_init
+from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, encode_windows
 
 log = logging.getLogger("finetune-ner")
 
@@ -82,8 +82,10 @@ def run(params: Params, paths: Paths) -> dict | None:
              len(train_rows), len(labels), len(dev_docs), cfg["init"], source)
 
     seed_for_init(params["seed"])
-    model = build_token_classifier(source, labels, params["scratch"], tokenizer)
-    best = KeepBest()
+    head = cfg["head"]
+    model = build_token_classifier(source, labels, params["scratch"], tokenizer, head,
+                                   cfg["lstm_hidden_size"])
+    best = KeepBest(cfg["patience"])
     targs = training_arguments(paths.work_dir or paths.out, cfg, params["seed"],
                                eval_strategy="epoch",
                                per_device_eval_batch_size=2 * cfg["batch_size"])
@@ -91,7 +93,9 @@ def run(params: Params, paths: Paths) -> dict | None:
     trainer = NerTrainer(model=model, args=targs, data_collator=collator,
                          train_dataset=train_rows, eval_dataset=dev_docs,
                          processing_class=tokenizer, max_len=max_len,
-                         compute_loss_func=token_loss,
+                         head_learning_rate=cfg["head_learning_rate"],
+                         # CRF heads compute their own loss (sequence log-likelihood).
+                         compute_loss_func=token_loss if head == "softmax" else None,
                          callbacks=[best, LiveCallback(paths.live_dir, own)])
     trainer.train()
     if not trainer.is_world_process_zero():
@@ -104,7 +108,8 @@ def run(params: Params, paths: Paths) -> dict | None:
     metrics = {
         "dev": {**dev, "best_epoch": best.epoch},
         "train": {"loss": losses[-1] if losses else None, "steps": trainer.state.global_step,
-                  "windows": len(train_rows), "epochs": cfg["epochs"], "labels": len(labels)},
+                  "windows": len(train_rows), "epochs": cfg["epochs"], "labels": len(labels),
+                  "stopped_early": best.stopped_early},
     }
     write_json(paths.metrics, metrics)
     log.info("best epoch %d: dev F1 %.4f (P %.4f, R %.4f); saved %s", best.epoch, dev["f1"],

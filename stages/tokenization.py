@@ -2,7 +2,9 @@
 library's ``tokenize``): tokenizer, NER windows and MLM sequences (columnar, byte-stable).
 
 Outputs
-  models/tokenizer/               fast BERT tokenizer (trained here when base_model=scratch)
+  models/tokenizer/               fast BERT tokenizer; with base_model=scratch a WordPiece
+                                  vocabulary trained here (tokenize.scratch_vocab: wordpiece)
+                                  or the fixed BERT-Chinese layout (chinese)
   data/tokenized/ner.parquet      NER windows of train/dev/test documents, BIO tags
   data/tokenized/mlm.parquet      MLM sequences of train + unlabeled documents
   metrics/tokenize.json           token counts, [UNK] rate, entities with no token
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from dapt.cli import path_flag, stage_main
+from dapt.data.chinese_vocab import chinese_tokenizer
 from dapt.data.contracts import (
     LABELED_SPLITS,
     MLM_SCHEMA,
@@ -106,12 +109,20 @@ class DocumentTokenizer:
 
 
 def build_tokenizer(params: Params, docs: dict[str, list[Document]]):
-    """The base model's tokenizer, or a WordPiece vocabulary trained on train + unlabeled."""
+    """The base model's tokenizer; for a scratch model a WordPiece vocabulary trained on
+    train + unlabeled (``tokenize.scratch_vocab: wordpiece``) or the fixed BERT-Chinese
+    layout (``chinese``)."""
     base = params["base_model"]
     if base != SCRATCH:
         log.info("loading tokenizer of %s", base)
         return load_tokenizer(base)
     cfg = params["tokenize"]
+    kind = cfg["scratch_vocab"]
+    if kind == "chinese":
+        log.info("fixed BERT-Chinese-layout vocabulary (dapt.data.chinese_vocab)")
+        return chinese_tokenizer()
+    if kind != "wordpiece":
+        raise cfg.error("scratch_vocab", "must be wordpiece or chinese")
     texts = [d.text for d in docs[TRAIN] + docs[UNLABELED]]
     log.info("training a WordPiece vocabulary on %d documents", len(texts))
     return train_scratch_tokenizer(texts, cfg["vocab_size"], cfg["min_frequency"])

@@ -14,7 +14,11 @@ import yaml
 from tests.helpers import REPO
 
 STAGE_SCRIPTS = {"split", "tokenization", "mask_annotate", "pretrain", "finetune_ner", "evaluate"}
-PIPELINE = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+PIPELINE = {
+    f"{prefix}{name}": stage
+    for prefix, path in (("", "dvc.yaml"), ("general:", "general/dvc.yaml"))
+    for name, stage in yaml.safe_load((REPO / path).read_text(encoding="utf-8"))["stages"].items()
+}
 
 
 def project_imports(module: str) -> set[str]:

@@ -21,6 +21,7 @@ import torch
 from dapt.data.documents import Document, Entity
 from dapt.data.encoding import CharEncoder
 from dapt.ner.bio import check_labels, to_entities
+from dapt.ner.heads import load_token_classifier
 
 
 def sliding_windows(n: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -73,17 +74,18 @@ class NerPredictor:
     def from_pretrained(cls, model_dir: Path | str, max_len: int,
                         batch_size: int = 32) -> NerPredictor:
         """Load a ``save_pretrained`` token-classification folder (on GPU when present)."""
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
+        model = load_token_classifier(model_dir)
         if torch.cuda.is_available():
             model = model.to("cuda")
         return cls(model, tokenizer, max_len=max_len, batch_size=batch_size)
 
     @torch.no_grad()
     def label_windows(self, windows: list[list[int]]) -> list[list[int]]:
-        """Argmax label ids for each window's tokens (specials stripped)."""
+        """Label ids for each window's tokens (specials stripped): Viterbi for a CRF head
+        (a model with ``decode``), else the argmax."""
         device = next(self.model.parameters()).device
         out: list[list[int]] = []
         for b in range(0, len(windows), self.batch_size):
@@ -94,8 +96,11 @@ class NerPredictor:
             for r, w in enumerate(batch):
                 ids[r, : len(w) + 2] = torch.tensor([self.cls, *w, self.sep])
                 mask[r, : len(w) + 2] = 1
-            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            best = logits.argmax(-1).cpu().tolist()
+            ids, mask = ids.to(device), mask.to(device)
+            if hasattr(self.model, "decode"):
+                out += self.model.decode(ids, mask)
+                continue
+            best = self.model(input_ids=ids, attention_mask=mask).logits.argmax(-1).cpu().tolist()
             out += [row[1 : len(w) + 1] for row, w in zip(best, batch)]
         return out
 

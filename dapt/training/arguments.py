@@ -76,9 +76,13 @@ def token_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.
     exact token-weighted mean under gradient accumulation and DDP. (BERT's own loss is a
     per-micro-batch mean while its ``forward(**kwargs)`` makes transformers 5.x assume it
     honours ``num_items_in_batch``: the gradient then comes out multiplied by the number of
-    processes under DDP and not divided under accumulation.)
+    processes under DDP and not divided under accumulation.) Logits computed at the
+    labelled positions only (``[n, vocab]``, row-major, see ``BertForMaskedLMAtPositions``)
+    are matched with the labels in the same order.
     """
     logits = outputs["logits"]
+    if logits.dim() == 2 and labels.dim() == 2:  # logits at the labelled positions only
+        labels = labels[labels != -100]
     total = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1).to(logits.device),
         ignore_index=-100, reduction="sum")

@@ -19,6 +19,7 @@ from transformers import DataCollatorForTokenClassification, Trainer, TrainingAr
 
 from dapt.data.contracts import IGNORE_LABEL, read_masked
 from dapt.training.arguments import pad_multiple, token_loss, training_arguments
+from dapt.training.models import BertForMaskedLMAtPositions
 from dapt.training.trainer import SeededTrainer
 
 
@@ -86,6 +87,19 @@ def final_eval(trainer: Trainer) -> dict[str, Any]:
     return trainer.evaluate()
 
 
+class PositionsCollator:
+    """Pads like the wrapped collator and adds ``mlm_positions`` (labelled tokens), so the
+    model computes vocabulary logits there only."""
+
+    def __init__(self, pad: DataCollatorForTokenClassification):
+        self.pad = pad
+
+    def __call__(self, features: list[dict]) -> dict:
+        batch = self.pad(features)
+        batch["mlm_positions"] = batch["labels"] != IGNORE_LABEL
+        return batch
+
+
 def build_mlm_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: list[dict],
                       eval_rows: list[dict], output_dir: str | Path,
                       callbacks: list | None = None, **overrides: Any) -> MaskedLMTrainer:
@@ -98,6 +112,8 @@ def build_mlm_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: l
     args: TrainingArguments = training_arguments(output_dir, cfg, params["seed"],
                                                  **{**settings, **overrides})
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
+    if isinstance(model, BertForMaskedLMAtPositions):
+        collator = PositionsCollator(collator)
     return MaskedLMTrainer(model=model, args=args, data_collator=collator,
                            train_dataset=train_rows, eval_dataset=eval_rows,
                            processing_class=tokenizer, callbacks=callbacks or [],

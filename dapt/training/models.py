@@ -24,15 +24,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import (
+    AutoConfig,
     AutoModelForMaskedLM,
-    AutoModelForTokenClassification,
     BertConfig,
     BertForMaskedLM,
-    BertForTokenClassification,
     PreTrainedModel,
     set_seed,
 )
+from transformers.modeling_outputs import MaskedLMOutput
 
 from dapt.params import SCRATCH
 
@@ -69,31 +70,38 @@ def fit_vocab(model: PreTrainedModel, tokenizer) -> PreTrainedModel:
     return model
 
 
+class BertForMaskedLMAtPositions(BertForMaskedLM):
+    """``BertForMaskedLM`` that, given ``mlm_positions`` (bool ``[B, T]``), computes the
+    vocabulary logits only there: ``logits`` is then ``[n_positions, vocab]`` in row-major
+    order. With a 21k-entry Chinese vocabulary the output layer at every position costs more
+    than a small encoder; only the predicted ~15% need it. Weights and saved folders are
+    plain ``BertForMaskedLM`` ones (``AutoModelForMaskedLM`` loads them)."""
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+                mlm_positions: torch.Tensor | None = None, **kwargs):
+        if mlm_positions is None:
+            return super().forward(input_ids=input_ids, attention_mask=attention_mask,
+                                   token_type_ids=token_type_ids, **kwargs)
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                           token_type_ids=token_type_ids).last_hidden_state
+        return MaskedLMOutput(logits=self.cls(hidden[mlm_positions.bool()]))
+
+
 def build_mlm_model(base_model: str, scratch: Mapping[str, Any], tokenizer) -> PreTrainedModel:
-    """A masked-LM model: fresh from the scratch params, or ``from_pretrained(base_model)``."""
+    """A masked-LM model: fresh from the scratch params, or ``from_pretrained(base_model)``.
+
+    BERT models are built as ``BertForMaskedLMAtPositions`` (logits at predicted positions
+    only); other architectures load with ``AutoModelForMaskedLM`` (logits everywhere).
+    """
     if base_model == SCRATCH:
         config = scratch_config(scratch, tokenizer)
         log.info("new BERT from scratch: %s", config_summary(config))
-        return BertForMaskedLM(config)
+        return BertForMaskedLMAtPositions(config)
     log.info("loading masked-LM model %s", base_model)
-    return fit_vocab(AutoModelForMaskedLM.from_pretrained(base_model), tokenizer)
-
-
-def build_token_classifier(
-    source: str | Path, labels: list[str], scratch: Mapping[str, Any], tokenizer
-) -> PreTrainedModel:
-    """Token classifier from a checkpoint folder/hub id, or fresh from the scratch params."""
-    id2label = dict(enumerate(labels))
-    label2id = {label: i for i, label in id2label.items()}
-    if str(source) == SCRATCH:
-        config = scratch_config(scratch, tokenizer, num_labels=len(labels),
-                                id2label=id2label, label2id=label2id)
-        log.info("new BERT token classifier from scratch: %s", config_summary(config))
-        return BertForTokenClassification(config)
-    log.info("loading token classifier from %s (%d labels)", source, len(labels))
-    model = AutoModelForTokenClassification.from_pretrained(
-        str(source), num_labels=len(labels), id2label=id2label, label2id=label2id
-    )
+    if AutoConfig.from_pretrained(base_model).model_type == "bert":
+        model = BertForMaskedLMAtPositions.from_pretrained(base_model)
+    else:
+        model = AutoModelForMaskedLM.from_pretrained(base_model)
     return fit_vocab(model, tokenizer)
 
 
@@ -107,5 +115,7 @@ def save_model(model: PreTrainedModel, tokenizer, out: str | Path) -> None:
     """``save_pretrained`` (safetensors) of model and tokenizer, without training state."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, BertForMaskedLMAtPositions):
+        model.config.architectures = ["BertForMaskedLM"]  # what the saved weights are
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -1,5 +1,6 @@
-"""Token-classification training: examples from NER windows, the trainer whose evaluation
-tags whole dev documents, and the callback that keeps the best epoch's weights.
+"""Token-classification training: the model builder (any head), examples from NER
+windows, the trainer whose evaluation tags whole dev documents, and the callback that keeps
+the best epoch's weights (and stops early).
 
 Evaluation predicts every dev document with overlapping windows merged in document
 offsets (``dapt.ner.inference.NerPredictor``) and scores strict spans
@@ -10,19 +11,67 @@ kept in memory.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
+from transformers import (
+    AutoConfig,
+    AutoModelForTokenClassification,
+    BertForTokenClassification,
+    PreTrainedModel,
+    TrainerCallback,
+)
 
 from dapt.data.contracts import IGNORE_LABEL
 from dapt.data.documents import Document
+from dapt.ner.heads import HEADS, BertCrfForTokenClassification
 from dapt.ner.inference import NerPredictor
 from dapt.ner.scoring import doc_spans, score_spans
+from dapt.params import SCRATCH
+from dapt.training.models import config_summary, fit_vocab, scratch_config
 from dapt.training.trainer import SeededTrainer
 
 log = logging.getLogger("finetune-ner")
 
 DEV_KEYS = ("f1", "precision", "recall", "macro_f1", "predicted", "support")
+
+
+def build_token_classifier(
+    source: str | Path, labels: list[str], scratch: Mapping[str, Any], tokenizer,
+    head: str = "softmax", lstm_hidden_size: int = 0,
+) -> PreTrainedModel:
+    """Token classifier from a checkpoint folder/hub id, or fresh from the scratch params.
+
+    ``head``: ``softmax`` (``AutoModelForTokenClassification``), ``crf`` or ``bilstm_crf``
+    (``dapt.ner.heads.BertCrfForTokenClassification``, BERT encoders only).
+    """
+    if head not in HEADS:
+        raise ValueError(f"finetune.head must be one of {HEADS}, got {head!r}")
+    id2label = dict(enumerate(labels))
+    label2id = {label: i for i, label in id2label.items()}
+    extra: dict[str, Any] = dict(num_labels=len(labels), id2label=id2label, label2id=label2id)
+    if head != "softmax":
+        extra.update(ner_head=head, lstm_hidden_size=int(lstm_hidden_size))
+    if str(source) == SCRATCH:
+        config = scratch_config(scratch, tokenizer, **extra)
+        log.info("new BERT token classifier (%s head) from scratch: %s", head,
+                 config_summary(config))
+        model_type = BertForTokenClassification if head == "softmax" else \
+            BertCrfForTokenClassification
+        return model_type(config)
+    log.info("loading token classifier (%s head) from %s (%d labels)", head, source, len(labels))
+    if head == "softmax":
+        model = AutoModelForTokenClassification.from_pretrained(str(source), **extra)
+    else:
+        config = AutoConfig.from_pretrained(str(source))
+        for key, value in extra.items():
+            setattr(config, key, value)
+        if config.model_type != "bert":
+            raise ValueError(f"finetune.head={head} needs a BERT encoder; {source} is "
+                             f"{config.model_type!r}")
+        model = BertCrfForTokenClassification.from_pretrained(str(source), config=config)
+    return fit_vocab(model, tokenizer)
 
 
 def encode_windows(windows: list[dict], label2id: dict[str, int]) -> list[dict]:
@@ -39,13 +88,38 @@ def dev_scores(model, tokenizer, docs: list[Document], max_len: int, batch_size:
 
 
 class NerTrainer(SeededTrainer):
-    """Trainer whose evaluation tags the dev documents and scores spans (prefix ``dev``)."""
+    """Trainer whose evaluation tags the dev documents and scores spans (prefix ``dev``).
+
+    ``head_learning_rate`` (None: the common rate) applies to every parameter outside the
+    encoder (classifier, CRF transitions, BiLSTM): fresh layers usually want a larger step
+    than the pretrained encoder.
+    """
 
     metric_prefix = "dev"
 
-    def __init__(self, *args: Any, max_len: int, **kwargs: Any):
+    def __init__(self, *args: Any, max_len: int, head_learning_rate: float | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.max_len = max_len
+        self.head_learning_rate = head_learning_rate
+
+    def create_optimizer(self, model=None):
+        if self.head_learning_rate is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        model = self.model if model is None else model
+        decay = set(self.get_decay_parameter_names(model))
+        encoder = model.base_model_prefix + "."
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                groups.setdefault((name.startswith(encoder), name in decay), []).append(param)
+        optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        self.optimizer = optimizer_cls(
+            [{"params": params, "weight_decay": self.args.weight_decay if decays else 0.0,
+              "lr": self.args.learning_rate if in_encoder else self.head_learning_rate}
+             for (in_encoder, decays), params in sorted(groups.items(), key=lambda kv: kv[0])],
+            **kwargs)
+        return self.optimizer
 
     def score(self, docs: list[Document]) -> dict[str, Any]:
         scores = dev_scores(self.model, self.processing_class, docs, self.max_len,
@@ -54,12 +128,15 @@ class NerTrainer(SeededTrainer):
 
 
 class KeepBest(TrainerCallback):
-    """Keeps a copy of the weights with the best dev F1 (the earliest epoch on ties)."""
+    """Keeps a copy of the weights with the best dev F1 (the earliest epoch on ties) and,
+    with ``patience``, stops training after that many epochs without a better dev F1."""
 
-    def __init__(self) -> None:
+    def __init__(self, patience: int | None = None) -> None:
         self.metrics: dict | None = None
         self.epoch = 0
         self.weights: dict | None = None
+        self.patience = patience
+        self.stopped_early = False
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         if self.metrics is None or metrics["dev_f1"] > self.metrics["dev_f1"]:
@@ -69,3 +146,7 @@ class KeepBest(TrainerCallback):
         else:
             log.info("epoch %d: dev F1 %.4f (best %.4f at epoch %d)", round(state.epoch or 0),
                      metrics["dev_f1"], self.metrics["dev_f1"], self.epoch)
+            if self.patience is not None and round(state.epoch or 0) - self.epoch >= self.patience:
+                log.info("no better dev F1 for %d epochs: stopping", self.patience)
+                self.stopped_early = True
+                control.should_training_stop = True

@@ -1,0 +1,1 @@
+"""Classical NER reference baselines that need no pretraining (character CRF, BiLSTM-CRF)."""
