@@ -33,7 +33,12 @@ from dapt.data.documents import read_jsonl
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.ner.bio import label_list, tag_types
 from dapt.params import Params
-from dapt.training.arguments import pad_multiple, token_loss, training_arguments
+from dapt.training.arguments import (
+    pad_multiple,
+    run_precision,
+    token_loss,
+    training_arguments,
+)
 from dapt.training.live import LiveCallback
 from dapt.training.models import save_model, seed_for_init
 from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, encode_windows
@@ -68,8 +73,9 @@ def model_source(params: Params, pretrained: str) -> str:
 def run(params: Params, paths: Paths) -> dict | None:
     """Fine-tune, keep the best dev epoch; returns the metrics (None on non-main processes)."""
     cfg = params["finetune"]
+    precision = run_precision(params["precision"])  # fails before any work if impossible
     max_len = params["tokenize"]["max_len"]
-    own = {"seed": params["seed"], "base_model": params["base_model"],
+    own = {"seed": params["seed"], "base_model": params["base_model"], "precision": precision,
            "scratch": params["scratch"].to_dict(), "max_len": max_len, "finetune": cfg.to_dict()}
 
     windows = read_ner_windows(paths.ner, TRAIN)
@@ -86,7 +92,7 @@ def run(params: Params, paths: Paths) -> dict | None:
     model = build_token_classifier(source, labels, params["scratch"], tokenizer, head,
                                    cfg["lstm_hidden_size"])
     best = KeepBest(cfg["patience"])
-    targs = training_arguments(paths.work_dir or paths.out, cfg, params["seed"],
+    targs = training_arguments(paths.work_dir or paths.out, cfg, params["seed"], precision,
                                eval_strategy="epoch",
                                per_device_eval_batch_size=2 * cfg["batch_size"])
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())

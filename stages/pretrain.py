@@ -38,6 +38,7 @@ from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.params import Params
+from dapt.training.arguments import run_precision
 from dapt.training.checkpoints import (
     checkpoint_step,
     checkpoints,
@@ -64,7 +65,8 @@ class Paths:
 
 def run(params: Params, paths: Paths) -> dict | None:
     """Pretrain (resuming when possible); returns the metrics (None on non-main processes)."""
-    own = {k: params[k] for k in ("seed", "base_model", "scratch", "pretrain")}
+    run_precision(params["precision"])  # an impossible precision fails before any work
+    own = {k: params[k] for k in ("seed", "base_model", "precision", "scratch", "pretrain")}
     own = {k: v.to_dict() if isinstance(v, Params) else v for k, v in own.items()}
     masked = Path(paths.masked_dir)
     train_rows, skipped = training_rows(masked / "train.parquet")
@@ -88,7 +90,8 @@ def run(params: Params, paths: Paths) -> dict | None:
         resume = prepare_checkpoints(Path(paths.checkpoints), key, targs.process_index == 0)
     if resume is not None:
         log.info("resuming from %s (step %d)", resume, checkpoint_step(resume))
-    log.info("device %s, %d process(es), bf16 %s", targs.device, targs.world_size, targs.bf16)
+    log.info("device %s, %d process(es), precision %s", targs.device, targs.world_size,
+             "bf16" if targs.bf16 else "fp16" if targs.fp16 else "fp32")
 
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     scores = final_eval(trainer)

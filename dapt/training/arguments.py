@@ -1,8 +1,9 @@
 """Trainer settings shared by pretrain and finetune-ner: device, precision, arguments, loss.
 
-Device and precision: CUDA with bf16 autocast when the GPU supports it (fp32 otherwise);
-else CPU in fp32. ``torchrun --nproc_per_node=N`` works unchanged (DDP; gloo on CPU, NCCL
-on CUDA).
+Device: CUDA when present, else CPU. Precision (``precision`` param): ``auto`` picks bf16
+autocast on a GPU that supports it, fp16 with loss scaling on older GPUs (V100, T4), fp32 on
+CPU; ``fp32``/``bf16``/``fp16`` force one (bf16 autocast also runs on CPU; fp16 needs CUDA).
+``torchrun --nproc_per_node=N`` works unchanged (DDP; gloo on CPU, NCCL on CUDA).
 """
 
 from __future__ import annotations
@@ -23,13 +24,35 @@ def use_bf16() -> bool:
     return use_cuda() and torch.cuda.is_bf16_supported()
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def choose_precision(requested: str, cuda: bool, cuda_bf16: bool) -> str:
+    """The precision a run uses (fp32, bf16 or fp16); raises on an impossible request."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {requested!r}")
+    if requested == "auto":
+        return ("bf16" if cuda_bf16 else "fp16") if cuda else "fp32"
+    if requested == "fp16" and not cuda:
+        raise ValueError("precision=fp16 needs a CUDA GPU (loss scaling); on CPU use bf16 "
+                         "(autocast) or fp32")
+    if requested == "bf16" and cuda and not cuda_bf16:
+        raise ValueError("precision=bf16: this GPU has no bf16 support; use fp16 or auto")
+    return requested
+
+
+def run_precision(requested: str) -> str:
+    """``choose_precision`` for this machine."""
+    return choose_precision(requested, use_cuda(), use_bf16())
+
+
 def pad_multiple() -> int | None:
     """Pad batches to a multiple of 8 on GPUs (tensor cores); not worth it on CPU."""
     return 8 if use_cuda() else None
 
 
 def training_arguments(output_dir: str | Path, cfg: Mapping[str, Any], seed: int,
-                       **overrides: Any) -> TrainingArguments:
+                       precision: str = "fp32", **overrides: Any) -> TrainingArguments:
     """TrainingArguments with the usual BERT optimiser settings from a stage's params.
 
     AdamW (weight decay skips biases and LayerNorm), linear decay after a warmup share
@@ -59,7 +82,8 @@ def training_arguments(output_dir: str | Path, cfg: Mapping[str, Any], seed: int
         report_to="none",
         seed=seed,
         use_cpu=not cuda,
-        bf16=use_bf16(),
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
         dataloader_pin_memory=cuda,
         ddp_find_unused_parameters=False,
         save_strategy="no",

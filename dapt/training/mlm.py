@@ -18,7 +18,12 @@ import torch.nn.functional as F
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
 from dapt.data.contracts import IGNORE_LABEL, read_masked
-from dapt.training.arguments import pad_multiple, token_loss, training_arguments
+from dapt.training.arguments import (
+    pad_multiple,
+    run_precision,
+    token_loss,
+    training_arguments,
+)
 from dapt.training.models import BertForMaskedLMAtPositions
 from dapt.training.trainer import SeededTrainer
 
@@ -110,6 +115,7 @@ def build_mlm_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: l
         save_strategy="steps", save_steps=cfg["save_steps"], save_total_limit=1,
     )
     args: TrainingArguments = training_arguments(output_dir, cfg, params["seed"],
+                                                 run_precision(params["precision"]),
                                                  **{**settings, **overrides})
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
     if isinstance(model, BertForMaskedLMAtPositions):

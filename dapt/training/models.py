@@ -77,11 +77,11 @@ class BertForMaskedLMAtPositions(BertForMaskedLM):
     than a small encoder; only the predicted ~15% need it. Weights and saved folders are
     plain ``BertForMaskedLM`` ones (``AutoModelForMaskedLM`` loads them)."""
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
                 mlm_positions: torch.Tensor | None = None, **kwargs):
         if mlm_positions is None:
             return super().forward(input_ids=input_ids, attention_mask=attention_mask,
-                                   token_type_ids=token_type_ids, **kwargs)
+                                   token_type_ids=token_type_ids, labels=labels, **kwargs)
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                            token_type_ids=token_type_ids).last_hidden_state
         return MaskedLMOutput(logits=self.cls(hidden[mlm_positions.bool()]))

@@ -1,0 +1,83 @@
+"""CPU training speed, fp32 vs bf16 autocast, side by side in one run.
+
+    python bench/cpu_precision.py --masked-dir general/data/masked --tokenizer general/tokenizer \
+        --params general/params.yaml --steps 40
+
+Times ``--steps`` optimiser steps of the pretrain Trainer (the stage's own settings, the
+model of the params file's ``scratch`` section) under each precision, alternating
+fp32, bf16, fp32, bf16 so drift in machine load hits both; prints tokens/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dapt.data.contracts import read_masked  # noqa: E402
+from dapt.data.tokenizer_io import load_tokenizer  # noqa: E402
+from dapt.params import Params, load_params  # noqa: E402
+from dapt.training.mlm import build_mlm_trainer, training_rows  # noqa: E402
+from dapt.training.models import build_mlm_model, seed_for_init  # noqa: E402
+
+
+def timed_run(params: Params, precision: str, rows: list[dict], eval_rows: list[dict],
+              tokenizer, steps: int) -> float:
+    """Tokens per second over ``steps`` steps (the first 3 steps excluded as warm-up)."""
+    data = params.to_dict()
+    data["precision"] = precision
+    params = Params(data, params.file)
+    seed_for_init(params["seed"])
+    model = build_mlm_model("scratch", params["scratch"], tokenizer)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = build_mlm_trainer(params, model, tokenizer, rows, eval_rows, tmp,
+                                    max_steps=steps, save_strategy="no", eval_strategy="no",
+                                    disable_tqdm=True)
+        batch = params["pretrain"]["batch_size"]
+        loader = trainer.get_train_dataloader()
+        tokens, start, seen = 0, None, 0
+        for step, inputs in enumerate(loader):
+            if step == 3:
+                start = time.perf_counter()
+            if step >= steps:
+                break
+            trainer.model.train()
+            with trainer.accelerator.autocast():
+                loss = trainer.compute_loss(trainer.model, dict(inputs))
+            loss.backward()
+            trainer.create_optimizer().step()
+            trainer.model.zero_grad()
+            if step >= 3:
+                tokens += int(inputs["attention_mask"].sum())
+                seen += batch
+        return tokens / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--masked-dir", default="data/masked")
+    parser.add_argument("--tokenizer", default="models/tokenizer")
+    parser.add_argument("--steps", type=int, default=40)
+    args = parser.parse_args()
+    params = load_params(args.params)
+    rows, _ = training_rows(Path(args.masked_dir) / "train.parquet")
+    eval_rows = read_masked(Path(args.masked_dir) / "eval.parquet", with_entity=True)
+    tokenizer = load_tokenizer(args.tokenizer)
+    speeds: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for precision in ("fp32", "bf16", "fp32", "bf16"):
+        speeds[precision].append(timed_run(params, precision, rows, eval_rows, tokenizer,
+                                           args.steps))
+        print(f"{precision}: {speeds[precision][-1]:.0f} tok/s", flush=True)
+    fp32, bf16 = (sum(v) / len(v) for v in (speeds["fp32"], speeds["bf16"]))
+    print(f"fp32 {fp32:.0f} tok/s, bf16 {bf16:.0f} tok/s, bf16/fp32 ratio {bf16 / fp32:.2f}")
+
+
+if __name__ == "__main__":
+    main()
