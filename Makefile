@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup repro test lint bench demo-data sweep report clean
+.PHONY: setup repro test lint bench demo-data sweep report general real clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,17 @@ sweep: setup  ## queue the SWEEP grid, run it, write reports/ablation.md
 
 report: setup  ## ablation report of all experiments in the repo
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m dapt.report --baseline "$(BASELINE)"
+
+# The real-data CPU profile (bench/profiles/real_cpu.yaml) on the shared TCM data; needs the
+# general checkpoint first (dvc repro general/dvc.yaml, ~25 min once).
+REAL_DATA ?= $(abspath ../shared/data/tcm_ner)
+
+general: setup  ## build the general-domain checkpoint general/model (once)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro general/dvc.yaml
+
+real: setup  ## run the whole pipeline with the real-data CPU profile as one experiment
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc exp run \
+	  $$($(BIN)/python bench/real_tuning.py --print-flags --data "$(REAL_DATA)")
 
 clean:
 	rm -rf data/split data/tokenized data/masked data/predictions models checkpoints dvclive

@@ -2,6 +2,7 @@
 
     python bench/real_tuning.py --name crf-lr1e-3 finetune.head=crf finetune.learning_rate=1e-3
     python bench/real_tuning.py --render      # reports/tuning.md from bench/results/tuning.json
+    python bench/real_tuning.py --print-flags # the profile as `dvc exp run` flags
 
 Runs in a persistent clone of the committed HEAD (``--clone``, default
 ``/tmp/dapt-real-tuning``; created on first use) so DVC's run cache restores every stage
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -99,7 +101,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "tcm_ner")
     parser.add_argument("--clone", type=Path, default=Path("/tmp/dapt-real-tuning"))
     parser.add_argument("--render", action="store_true", help="only rewrite reports/tuning.md")
+    parser.add_argument("--print-flags", action="store_true",
+                        help="print the profile as `-S key=value` flags (for `make real`)")
     args = parser.parse_args()
+    if args.print_flags:
+        print(" ".join(shlex.quote(f) for f in set_flags(profile_overrides(args.data))))
+        return
     rows = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
     if not args.render:
         if not args.name:

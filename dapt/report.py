@@ -1,10 +1,14 @@
 """Ablation report: group DVC experiments by every param except ``seed``.
 
 Reads ``dvc exp show --json`` (run here, or a saved file via ``--exp-json``) and writes a
-Markdown table and a plot: mean ± sample std of test strict F1 per setting (and per-type F1
-for the three most frequent entity types), the number of seeds, and each setting's paired
-difference against a baseline setting (same seeds on both sides). Settings with fewer than
-three seeds are flagged: their spread says little.
+Markdown report and a plot: per setting the number of seeds, mean ± sample std of test
+strict F1, what the masks were (mask rate = share of maskable tokens that carry a label,
+share of copies without any mask, entity masked share; from ``metrics/masking.json``), and
+the paired difference against each ``--baseline`` (same seeds on both sides) with a 95%
+Student-t interval over the per-seed differences, plus one sentence per comparison saying
+whether the interval excludes 0; then per-type F1 of every entity type. ``--reference``
+adds rows of models that need no pretraining (``bench/reference_rows.py`` output). Settings
+with fewer than three seeds are flagged: their spread says little.
 
     python -m dapt.report --baseline mask_strategy=token --out reports/ablation.md
 """
@@ -27,6 +31,11 @@ METRICS_FILE = "metrics/eval.json"
 MIN_SEEDS = 3
 
 
+MASK_FILE = "metrics/masking.json"
+MASK_STATS = (("mask_rate", "mask rate"), ("no_mask_share", "copies without mask"),
+              ("entity_masked_share", "entity masked share"))
+
+
 @dataclass
 class Run:
     name: str
@@ -34,6 +43,7 @@ class Run:
     f1: float
     per_type: dict[str, float]
     support: dict[str, int]
+    masking: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,12 +70,14 @@ def run_from_record(name: str, data: dict) -> Run | None:
     if not metrics or params is None:
         return None
     per_type = metrics.get("per_type", {})
+    masking = (data.get("metrics") or {}).get(MASK_FILE, {}).get("data", {})
     return Run(
         name=name,
         params=flatten(params),
         f1=float(metrics["f1"]),
         per_type={t: float(v["f1"]) for t, v in per_type.items()},
         support={t: int(v.get("support", 0)) for t, v in per_type.items()},
+        masking={k: float(masking[k]) for k, _ in MASK_STATS if k in masking},
     )
 
 
@@ -110,6 +122,7 @@ def mean_std(values: list[float]) -> str:
 
 
 def parse_baseline(text: str | None, varying: list[str], settings: list[Setting]) -> Setting:
+    """The setting whose varying params match ``key=value[,key=value]`` (default: first)."""
     if not text:
         return settings[0]
     wanted = dict(part.split("=", 1) for part in text.split(","))
@@ -121,37 +134,97 @@ def parse_baseline(text: str | None, varying: list[str], settings: list[Setting]
                      f"{[dict(zip(varying, s.key)) for s in settings]}")
 
 
-def top_types(runs: list[Run], k: int = 3) -> list[str]:
+def types_by_support(runs: list[Run]) -> list[str]:
+    """Every entity type seen, most frequent first."""
     support: dict[str, int] = defaultdict(int)
     for run in runs:
         for t, n in run.support.items():
             support[t] = max(support[t], n)
-    return sorted(support, key=lambda t: (-support[t], t))[:k]
+    return sorted(support, key=lambda t: (-support[t], t))
 
 
-def render(settings: list[Setting], varying: list[str], baseline: Setting,
-           types: list[str], unusable: int) -> str:
-    header = ["setting", "seeds", "test F1", *[f"{t} F1" for t in types],
-              "Δ F1 vs baseline (paired)"]
+def paired_interval(diffs: list[float]) -> tuple[float, float, float] | None:
+    """Mean of per-seed differences and its 95% Student-t interval (None below 2 seeds)."""
+    if len(diffs) < 2:
+        return None
+    from scipy.stats import t
+
+    mean = statistics.mean(diffs)
+    half = t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
+    return mean, mean - half, mean + half
+
+
+def label_of(setting: Setting, varying: list[str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in zip(varying, setting.key)) or "(all)"
+
+
+def comparison(s: Setting, base: Setting) -> tuple[str, str | None]:
+    """(table cell, sentence) of setting ``s`` against ``base`` over their shared seeds."""
+    shared = sorted(set(s.runs) & set(base.runs))
+    diffs = [s.runs[x].f1 - base.runs[x].f1 for x in shared]
+    interval = paired_interval(diffs)
+    if interval is None:
+        return (f"{diffs[0]:+.4f} (n=1)" if diffs else "–"), None
+    mean, low, high = interval
+    verdict = ("excludes 0: a difference is shown" if low > 0 or high < 0 else
+               "includes 0: no difference is shown")
+    return (f"{mean:+.4f} [{low:+.4f}, {high:+.4f}] (n={len(diffs)})",
+            f"Δ = {mean:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}] over {len(diffs)} "
+            f"paired seeds; the interval {verdict}.")
+
+
+def mean_of(values: list[float]) -> str:
+    return f"{statistics.mean(values):.4f}" if values else "–"
+
+
+def reference_lines(reference: dict, columns: int) -> list[str]:
+    """Table rows of the models that need no pretraining (reference_rows.json)."""
+    rows = []
+    crf = reference.get("char_crf")
+    if crf:
+        rows.append(["char CRF (reference, no pretraining)", "1", f"{crf['test']['f1']:.4f}"])
+    lstm = reference.get("bilstm_crf")
+    if lstm:
+        f1s = [float(x) for x in lstm["test_f1"]]
+        rows.append(["char BiLSTM-CRF (reference, no pretraining)", str(len(f1s)),
+                     mean_std(f1s)])
+    return ["| " + " | ".join(r + ["–"] * (columns - len(r))) + " |" for r in rows]
+
+
+def render(settings: list[Setting], varying: list[str], baselines: list[Setting],
+           types: list[str], unusable: int, reference: dict | None = None) -> str:
+    header = ["setting", "seeds", "test F1", *[name for _, name in MASK_STATS],
+              *[f"Δ F1 vs {label_of(b, varying)} [95% CI]" for b in baselines]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    sentences = []
     for s in settings:
-        label = ", ".join(f"{k}={v}" for k, v in zip(varying, s.key)) or "(all)"
-        if s is baseline:
+        label = label_of(s, varying)
+        if s in baselines:
             label += " **(baseline)**"
         seeds = sorted(s.runs)
         flag = "" if len(seeds) >= MIN_SEEDS else " ⚠"
-        shared = [seed for seed in seeds if seed in baseline.runs]
-        diffs = [s.runs[x].f1 - baseline.runs[x].f1 for x in shared]
-        delta = "–" if s is baseline else f"{mean_std(diffs)} (n={len(diffs)})"
         cells = [label, f"{len(seeds)}{flag}", mean_std([s.runs[x].f1 for x in seeds]),
-                 *[mean_std([s.runs[x].per_type.get(t, 0.0) for x in seeds]) for t in types],
-                 delta]
+                 *[mean_of([s.runs[x].masking[k] for x in seeds if k in s.runs[x].masking])
+                   for k, _ in MASK_STATS]]
+        for base in baselines:
+            cell, sentence = ("–", None) if s is base else comparison(s, base)
+            cells.append(cell)
+            if sentence:
+                sentences.append(f"* {label_of(s, varying)} vs {label_of(base, varying)}: "
+                                 f"{sentence}")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += reference_lines(reference or {}, len(header))
+    per_type = ["| setting | " + " | ".join(types) + " |", "|" + "---|" * (len(types) + 1)]
+    for s in settings:
+        seeds = sorted(s.runs)
+        per_type.append("| " + " | ".join(
+            [label_of(s, varying)] + [mean_of([s.runs[x].per_type.get(t, 0.0) for x in seeds])
+                                      for t in types]) + " |")
     notes = [
-        "",
         f"Mean ± sample standard deviation over seeds of strict span-level test F1 "
-        f"(`{METRICS_FILE}`). Δ is the per-seed difference against the baseline, "
-        "averaged over the seeds both settings ran.",
+        f"(`{METRICS_FILE}`); mask statistics are means over seeds (`{MASK_FILE}`). Δ is "
+        "the mean per-seed difference against a baseline over the seeds both ran, with a "
+        "95% Student-t interval over those differences.",
     ]
     few = [s for s in settings if len(s.runs) < MIN_SEEDS]
     if few:
@@ -161,7 +234,11 @@ def render(settings: list[Setting], varying: list[str], baseline: Setting,
     if unusable:
         notes.append(f"{unusable} experiment(s) without test metrics (failed or unfinished) "
                      "were left out.")
-    return "\n".join(["# Ablation report", "", *lines]) + "\n" + "\n\n".join(notes) + "\n"
+    parts = ["# Ablation report", "\n".join(lines), "\n\n".join(notes)]
+    if sentences:
+        parts += ["## Comparisons", "\n".join(sentences)]
+    parts += ["## Per-type test F1 (mean over seeds; types by support)", "\n".join(per_type)]
+    return "\n\n".join(parts) + "\n"
 
 
 def plot(settings: list[Setting], varying: list[str], path: Path) -> None:
@@ -197,7 +274,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exp-json", help="saved `dvc exp show --json` output (default: run it)")
-    parser.add_argument("--baseline", help="e.g. mask_strategy=token (default: first setting)")
+    parser.add_argument("--baseline", action="append",
+                        help="e.g. mask_strategy=token; repeat for several (default: the first "
+                             "setting)")
+    parser.add_argument("--reference", type=Path,
+                        help="reference_rows.json of bench/reference_rows.py (rows that need "
+                             "no pretraining)")
     parser.add_argument("--out", default="reports/ablation.md")
     args = parser.parse_args()
     setup_logging()
@@ -206,11 +288,12 @@ def main() -> None:
     if not runs:
         raise SystemExit("no finished experiments with metrics/eval.json found")
     settings, varying = group_settings(runs)
-    baseline = parse_baseline(args.baseline, varying, settings)
+    baselines = [parse_baseline(b, varying, settings) for b in (args.baseline or [None])]
+    reference = json.loads(args.reference.read_text(encoding="utf-8")) if args.reference else None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(settings, varying, baseline, top_types(runs), unusable),
-                   encoding="utf-8")
+    out.write_text(render(settings, varying, baselines, types_by_support(runs), unusable,
+                          reference), encoding="utf-8")
     plot(settings, varying, out.with_suffix(".png"))
     log.info("%d runs in %d settings -> %s", len(runs), len(settings), out)
 

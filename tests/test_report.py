@@ -7,12 +7,15 @@ import json
 from tests.helpers import run_module
 
 
-def exp(name: str, seed: int, strategy: str, f1: float, error: bool = False) -> dict:
+def exp(name: str, seed: int, strategy: str, f1: float, error: bool = False,
+        mask_rate: float = 0.15) -> dict:
     data = {
         "params": {"params.yaml": {"data": {
             "seed": seed, "mask_strategy": strategy, "mask_prob": 0.5,
             "pretrain": {"epochs": 1}}}},
-        "metrics": {} if error else {"metrics/eval.json": {"data": {"test": {
+        "metrics": {} if error else {"metrics/masking.json": {"data": {
+            "mask_rate": mask_rate, "no_mask_share": 0.25, "entity_masked_share": 0.5}},
+            "metrics/eval.json": {"data": {"test": {
             "f1": f1, "per_type": {
                 "SYMPTOM": {"f1": f1 + 0.1, "support": 50},
                 "DRUG": {"f1": f1 - 0.1, "support": 5},
@@ -42,13 +45,17 @@ def test_groups_by_params_except_seed_with_paired_deltas(tmp_path):
     experiments += [exp(f"e{s}", s, "entity", 0.60 + s / 50) for s in (1, 2, 3)]
     experiments.append(exp("broken", 4, "entity", 0.0, error=True))
     report = run_report(tmp_path, experiments, "--baseline", "mask_strategy=token")
-    rows = [line for line in report.splitlines() if line.startswith("| mask_strategy")]
+    main_table = report.split("## Per-type")[0]
+    rows = [line for line in main_table.splitlines() if line.startswith("| mask_strategy")]
     assert len(rows) == 2
     entity, token = rows  # sorted by setting
     assert "mask_strategy=token **(baseline)**" in token and "| 3 |" in token
-    # entity F1s 0.62, 0.64, 0.66; token 0.51, 0.52, 0.53 -> paired diffs 0.11, 0.12, 0.13
-    assert "0.6400 ± 0.0200" in entity and "0.1200 ± 0.0100 (n=3)" in entity
-    assert "SYMPTOM F1 | DISEASE F1 | DRUG F1" in report  # three most frequent types
+    # entity F1s 0.62, 0.64, 0.66; token 0.51, 0.52, 0.53 -> paired diffs 0.11, 0.12, 0.13:
+    # mean 0.12, sd 0.01, t(0.975, 2) = 4.3027 -> half width 4.3027 * 0.01 / sqrt(3) = 0.0248
+    assert "0.6400 ± 0.0200" in entity and "+0.1200 [+0.0952, +0.1448] (n=3)" in entity
+    assert "| 0.1500 | 0.2500 | 0.5000 |" in entity  # mask rate, no-mask share, entity share
+    assert "interval [+0.0952, +0.1448] over 3 paired seeds; the interval excludes 0" in report
+    assert "| setting | SYMPTOM | DISEASE | DRUG | FOOD |" in report  # every type, by support
     assert "1 experiment(s) without test metrics" in report
     assert "fewer than 3 seeds" not in report
 
@@ -58,3 +65,22 @@ def test_flags_settings_with_fewer_than_three_seeds(tmp_path):
                    exp("e2", 2, "entity", 0.7)]
     report = run_report(tmp_path, experiments)
     assert "fewer than 3 seeds" in report and "2 ⚠" in report
+
+
+def test_two_baselines_an_interval_with_zero_and_reference_rows(tmp_path):
+    experiments = [exp(f"t{s}", s, "token", f) for s, f in ((1, 0.50), (2, 0.52), (3, 0.54))]
+    # paired diffs +0.02, -0.02, +0.03: mean 0.01, sd 0.0265, half 4.3027*0.0265/sqrt(3)=0.0657
+    experiments += [exp(f"e{s}", s, "entity", f, mask_rate=0.11)
+                    for s, f in ((1, 0.52), (2, 0.50), (3, 0.57))]
+    experiments += [exp(f"w{s}", s, "wwm", 0.4) for s in (1, 2, 3)]
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps({"char_crf": {"test": {"f1": 0.64}},
+                                     "bilstm_crf": {"test_f1": [0.67, 0.68, 0.69]}}))
+    report = run_report(tmp_path, experiments, "--baseline", "mask_strategy=token",
+                        "--baseline", "mask_strategy=wwm", "--reference", str(reference))
+    entity = next(line for line in report.splitlines() if line.startswith("| mask_strategy=entity"))
+    assert "+0.0100 [-0.0557, +0.0757] (n=3)" in entity and "+0.1300 [" in entity
+    assert "| 0.1100 |" in entity
+    assert "the interval includes 0: no difference is shown" in report
+    assert "| char CRF (reference, no pretraining) | 1 | 0.6400 |" in report
+    assert "| char BiLSTM-CRF (reference, no pretraining) | 3 | 0.6800 ± 0.0100 |" in report
