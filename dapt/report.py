@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dapt.cli import setup_logging
+from dapt.data.contracts import write_json
 
 log = logging.getLogger("report")
 METRICS_FILE = "metrics/eval.json"
@@ -262,6 +263,14 @@ def plot(settings: list[Setting], varying: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def summary(setting: Setting) -> dict:
+    """Seeds, per-seed test F1 and mask statistics of one setting, for the JSON output."""
+    seeds = sorted(setting.runs)
+    f1 = [setting.runs[x].f1 for x in seeds]
+    return {"seeds": seeds, "f1": f1, "f1_mean": statistics.mean(f1),
+            "masking": {k: [setting.runs[x].masking.get(k) for x in seeds] for k, _ in MASK_STATS}}
+
+
 def load_exp_show(path: str | None) -> list[dict]:
     if path:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -281,6 +290,8 @@ def main() -> None:
                         help="reference_rows.json of bench/reference_rows.py (rows that need "
                              "no pretraining)")
     parser.add_argument("--out", default="reports/ablation.md")
+    parser.add_argument("--json", type=Path,
+                        help="also write per setting the seeds, per-seed test F1 and the mean")
     args = parser.parse_args()
     setup_logging()
 
@@ -295,6 +306,8 @@ def main() -> None:
     out.write_text(render(settings, varying, baselines, types_by_support(runs), unusable,
                           reference), encoding="utf-8")
     plot(settings, varying, out.with_suffix(".png"))
+    if args.json:
+        write_json(args.json, {label_of(s, varying): summary(s) for s in settings})
     log.info("%d runs in %d settings -> %s", len(runs), len(settings), out)
 
 
