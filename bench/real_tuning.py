@@ -56,6 +56,8 @@ def dvc(clone: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def run_setting(clone: Path, name: str, overrides: dict[str, str]) -> dict:
+    # Start from the committed params: overrides of an earlier setting must not leak in.
+    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=clone, check=True)
     start = time.perf_counter()
     proc = dvc(clone, "exp", "run", "finetune-ner", *set_flags(overrides))
     minutes = (time.perf_counter() - start) / 60
