@@ -99,3 +99,23 @@ def test_masked_position_logits_equal_full_logits_and_loss(tmp_path):
                                token_loss({"logits": full}, labels))
     model.save_pretrained(tmp_path / "m")
     assert type(AutoModelForMaskedLM.from_pretrained(tmp_path / "m")).__name__ == "BertForMaskedLM"
+
+
+def test_head_learning_rate_applies_to_every_layer_above_the_encoder(tmp_path):
+    from transformers import TrainingArguments
+
+    from dapt.training.ner import NerTrainer
+
+    model = crf_model("bilstm_crf")
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.01,
+                             use_cpu=True, report_to="none")
+    trainer = NerTrainer(model=model, args=args, max_len=16, head_learning_rate=1e-2)
+    groups = trainer.create_optimizer().param_groups
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert len(rate) == len(named)
+    for name, param in named.items():
+        assert rate[id(param)] == (1e-3 if name.startswith("bert.") else 1e-2), name
+    assert decay[id(named["classifier.bias"])] == 0.0
+    assert decay[id(named["classifier.weight"])] == 0.01

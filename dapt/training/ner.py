@@ -60,7 +60,7 @@ def build_token_classifier(
         model_type = BertForTokenClassification if head == "softmax" else \
             BertCrfForTokenClassification
         return model_type(config)
-    log.info("loading token classifier (%s head) from %s (%d labels)", head, source, len(labels))
+    log.info("loading token classifier from %s (%s head, %d labels)", source, head, len(labels))
     if head == "softmax":
         model = AutoModelForTokenClassification.from_pretrained(str(source), **extra)
     else:
