@@ -15,6 +15,7 @@ Test scores use the project's strict span scorer (``stages.spans``). Only scores
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import sys
@@ -141,10 +142,14 @@ def main() -> None:
 
     split = Path(args.split_dir)
     train, dev, test = (read_jsonl(split / f"{s}.jsonl") for s in ("train", "dev", "test"))
-    result: dict = {"split": {name: {"documents": len(d),
-                                     "entities": sum(len(x.entities) for x in d)}
-                              for name, d in (("train", train), ("dev", dev), ("test", test))},
-                    "tried": []}
+    split_info = {name: {"documents": len(d), "entities": sum(len(x.entities) for x in d)}
+                  for name, d in (("train", train), ("dev", dev), ("test", test))}
+    # Rows not recomputed this time (--skip) are kept from an earlier run on the same split.
+    out = Path(args.out)
+    result: dict = json.loads(out.read_text()) if out.is_file() else {}
+    if result.get("split") != split_info:
+        result = {}
+    result.update(split=split_info, tried=result.get("tried", []))
     if "char_crf" not in args.skip:
         result["char_crf"] = run_char_crf(args, train, dev, test, result["tried"])
         write_json(args.out, result)
