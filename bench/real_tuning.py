@@ -44,8 +44,8 @@ def set_flags(overrides: dict[str, str]) -> list[str]:
 def ensure_clone(clone: Path) -> None:
     if not (clone / ".git").is_dir():
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "pull", "-q", "--ff-only", str(REPO), "HEAD"],
-                   check=True)
+    subprocess.run(["git", "-C", str(clone), "fetch", "-q", str(REPO), "HEAD"], check=True)
+    subprocess.run(["git", "-C", str(clone), "reset", "-q", "--hard", "FETCH_HEAD"], check=True)
 
 
 def dvc(clone: Path, *args: str) -> subprocess.CompletedProcess:
