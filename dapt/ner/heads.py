@@ -16,9 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForTokenClassification, BertModel, BertPreTrainedModel
+from transformers import initialization as init
 from transformers.modeling_outputs import TokenClassifierOutput
 
-from dapt.ner.crf import CRF
+from dapt.ner.crf import CRF, bio_constraints
 
 HEADS = ("softmax", "crf", "bilstm_crf")
 
@@ -40,6 +41,21 @@ class BertCrfForTokenClassification(BertPreTrainedModel):
         labels = [config.id2label[i] for i in range(config.num_labels)]
         self.crf = CRF(labels)
         self.post_init()
+
+    def _init_weights(self, module):
+        """Initialise what a checkpoint did not provide (transformers calls this for missing
+        weights only): CRF scores at zero with the BIO constraints, BiLSTM as torch does."""
+        super()._init_weights(module)
+        if isinstance(module, CRF):
+            allowed, start_allowed = bio_constraints(module.labels)
+            init.copy_(module.allowed, allowed)
+            init.copy_(module.start_allowed, start_allowed)
+            for param in (module.transitions, module.start, module.end):
+                init.zeros_(param)
+        elif isinstance(module, nn.LSTM):
+            bound = module.hidden_size ** -0.5
+            for param in module.parameters():
+                init.uniform_(param, -bound, bound)
 
     def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Per-token label scores ``[B, T, L]`` (specials and padding included)."""
