@@ -1,4 +1,4 @@
-"""Tune the real-data CPU profile on dev: one `dvc exp run` up to finetune-ner per setting.
+"""Tune the real-data CPU profile on dev: one `dvc repro finetune-ner` per setting.
 
     python bench/real_tuning.py --name crf-lr1e-3 finetune.head=crf finetune.learning_rate=1e-3
     python bench/real_tuning.py --render      # reports/tuning.md from bench/results/tuning.json
@@ -8,9 +8,10 @@ Runs in a persistent clone of the committed HEAD (``--clone``, default
 ``/tmp/dapt-real-tuning``; created on first use) so DVC's run cache restores every stage
 whose params and inputs were seen before (split, tokenize and masks are shared across
 settings). Each setting is ``bench/profiles/real_cpu.yaml`` plus the given ``key=value``
-overrides. The evaluate stage is never run: tuning reads dev F1 only
-(``metrics/finetune.json``), test stays unread. Each row of ``bench/results/tuning.json``
-keeps the overrides, dev P/R/F1, the best epoch, the MLM eval loss and the minutes.
+overrides, written into the clone's params.yaml. The evaluate stage is never run: tuning
+reads dev F1 only (``metrics/finetune.json``), test stays unread. Each row of
+``bench/results/tuning.json`` keeps the overrides, dev P/R/F1, the best epoch, the MLM
+eval loss and the minutes.
 """
 
 from __future__ import annotations
@@ -55,11 +56,26 @@ def dvc(clone: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def run_setting(clone: Path, name: str, overrides: dict[str, str]) -> dict:
-    # Start from the committed params: overrides of an earlier setting must not leak in.
+def write_params(clone: Path, overrides: dict[str, str]) -> None:
+    """The committed params.yaml of the clone with dotted ``key=value`` overrides applied."""
     subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=clone, check=True)
+    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
+    for dotted, value in overrides.items():
+        node, (*parents, leaf) = params, dotted.split(".")
+        for key in parents:
+            node = node[key]
+        if leaf not in node:
+            raise SystemExit(f"unknown param {dotted!r}")
+        node[leaf] = yaml.safe_load(value)
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True,
+                                                      sort_keys=False), encoding="utf-8")
+
+
+def run_setting(clone: Path, name: str, overrides: dict[str, str]) -> dict:
+    # Every setting starts from the committed params: an earlier setting must not leak in.
+    write_params(clone, overrides)
     start = time.perf_counter()
-    proc = dvc(clone, "exp", "run", "finetune-ner", *set_flags(overrides))
+    proc = dvc(clone, "repro", "finetune-ner")
     minutes = (time.perf_counter() - start) / 60
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
@@ -82,7 +98,7 @@ def render(rows: list[dict]) -> str:
              "Every setting tried, in order, from `bench/real_tuning.py` (rows in "
              "`bench/results/tuning.json`): the profile `bench/profiles/real_cpu.yaml` plus the "
              "listed overrides, strict span F1 on the 80 dev documents. Minutes are the wall "
-             "time of `dvc exp run` up to finetune-ner on 2 CPU cores (stages restored from "
+             "time of `dvc repro finetune-ner` on 2 CPU cores (stages restored from "
              "DVC's run cache cost ~0; the stages that ran are listed). Test was not read.", "",
              "| # | setting | overrides | dev F1 | P | R | best epoch | MLM eval loss | "
              "minutes | stages run |", "|---|---|---|---|---|---|---|---|---|---|"]
