@@ -108,7 +108,33 @@ def render(rows: list[dict]) -> str:
         lines.append(f"| {i} | {r['name']} | {extra} | {d['f1']:.4f} | {d['precision']:.3f} | "
                      f"{d['recall']:.3f} | {d['best_epoch']} | {r['mlm_eval_loss']:.3f} | "
                      f"{r['minutes']:.1f} | {', '.join(r['stages_run']) or '-'} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + FINDINGS
+
+
+FINDINGS = """
+## Reference rows and speed levers
+
+* Character CRF on the same split (`bench/reference_rows.py`, c1/c2 picked on dev among
+  {0.05, 0.1} x {0.01, 0.05}, 150 iterations, ~1.4 min per fit): dev F1 0.5981 with
+  c1=0.1, c2=0.05. That config's test F1 is in `bench/results/reference_rows.json`.
+  The BiLSTM-CRF reference has not been run yet.
+* bf16 autocast on these CPUs: 13x slower than fp32 (464 vs 5,928 tok/s, side by side),
+  so not used.
+* MLM vocabulary logits at the masked positions only: x3.1 (1,886 -> 5,866 tok/s, side by
+  side, `bench/cpu_training_speed.py`), used everywhere.
+* `torch.compile` and thread settings: not measured yet.
+
+## What the rows show, and what is next
+
+The first profile (general checkpoint + one pass of domain token masking + CRF head)
+reaches dev F1 0.575 after 11 of 12 epochs: still rising, below the character CRF on dev
+(0.598) and far from the 0.65 target. It also takes 11.8 min, over the 10-minute budget
+(pretraining ~5 min, fine-tuning ~55 s per epoch). Next, in this order: the same profile
+without domain pretraining (`finetune.init=base`) and with the softmax head (how much the
+domain pass and the CRF add); a larger fine-tuning learning rate for the encoder, since dev
+F1 was still rising when the epochs ran out; the BiLSTM-CRF head; a stronger general
+checkpoint (the current one: MLM eval accuracy 0.145 after one pass of 6.3 M tokens).
+"""
 
 
 def main() -> None:
