@@ -38,7 +38,7 @@ from dapt.data.encoding import CharEncoder
 from dapt.data.tokenizer_io import load_tokenizer, train_scratch_tokenizer
 from dapt.data.windows import entity_token_spans, pack_windows, spans_in
 from dapt.ner.bio import bio_tags
-from dapt.params import SCRATCH, Params
+from dapt.params import SCRATCH, Params, as_params
 
 log = logging.getLogger("tokenize")
 
@@ -112,6 +112,7 @@ def build_tokenizer(params: Params, docs: dict[str, list[Document]]):
     """The base model's tokenizer; for a scratch model a WordPiece vocabulary trained on
     train + unlabeled (``tokenize.scratch_vocab: wordpiece``) or the fixed BERT-Chinese
     layout (``chinese``)."""
+    params = as_params(params)
     base = params["base_model"]
     if base != SCRATCH:
         log.info("loading tokenizer of %s", base)

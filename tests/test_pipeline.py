@@ -43,7 +43,7 @@ def first(tmp_path_factory) -> Path:
 
 def test_all_stages_ran_and_status_is_clean(first):
     assert set(lock_hashes(first)) == set(STAGES)
-    assert "up to date" in dvc(first, "status")
+    assert "up to date" in dvc(first, "status", "dvc.yaml")
     assert json.loads((first / "metrics" / "eval.json").read_text())["test"]["f1"] >= 0.0
 
 
@@ -85,7 +85,7 @@ def test_push_and_pull_through_a_local_remote(first, tmp_path):
     out = dvc(clone, "repro")  # rebuilds only the cheap push: false intermediates
     for stage in ("pretrain", "finetune-ner"):
         assert f"Stage '{stage}' didn't change, skipping" in out
-    assert "up to date" in dvc(clone, "status")
+    assert "up to date" in dvc(clone, "status", "dvc.yaml")
 
 
 def test_unknown_param_fails_loudly(first):
