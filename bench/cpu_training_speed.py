@@ -47,9 +47,8 @@ def timed_run(params: Params, variant: str, rows: list[dict], eval_rows: list[di
         trainer = build_mlm_trainer(params, model, tokenizer, rows, eval_rows, tmp,
                                     max_steps=steps, save_strategy="no", eval_strategy="no",
                                     disable_tqdm=True)
-        batch = params["pretrain"]["batch_size"]
         loader = trainer.get_train_dataloader()
-        tokens, start, seen = 0, None, 0
+        tokens, start = 0, None
         for step, inputs in enumerate(loader):
             if step == 3:
                 start = time.perf_counter()
@@ -63,7 +62,6 @@ def timed_run(params: Params, variant: str, rows: list[dict], eval_rows: list[di
             trainer.model.zero_grad()
             if step >= 3:
                 tokens += int(inputs["attention_mask"].sum())
-                seen += batch
         return tokens / (time.perf_counter() - start)
 
 
