@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "bench" / "profiles" / "real_cpu.yaml"
 RESULTS = REPO / "bench" / "results" / "tuning.json"
 REPORT = REPO / "reports" / "tuning.md"
+CURVE = Path("dvclive/finetune/plots/metrics/dev/f1.tsv")
 
 
 def profile_overrides(data: Path, profile: Path = PROFILE, repo: Path = REPO) -> dict[str, str]:
@@ -86,11 +87,39 @@ def run_setting(clone: Path, name: str, overrides: dict[str, str]) -> dict:
     pretrain = json.loads((clone / "metrics" / "pretrain.json").read_text())
     masking = json.loads((clone / "metrics" / "masking.json").read_text())
     return {
+        "dev_f1_curve": dev_curve(clone),
         "name": name, "overrides": overrides, "minutes": round(minutes, 2), "stages_run": ran,
         "dev": {k: finetune["dev"][k] for k in ("f1", "precision", "recall", "best_epoch")},
         "stopped_early": finetune["train"].get("stopped_early"),
         "mlm_eval_loss": pretrain["eval"]["loss"], "mask_rate": masking["mask_rate"],
     }
+
+
+def dev_curve(clone: Path) -> list[float]:
+    """Dev F1 after each fine-tuning epoch (dvclive's curve of the last finetune-ner run)."""
+    lines = (clone / CURVE).read_text(encoding="utf-8").splitlines()[1:]
+    return [round(float(line.split("\t")[1]), 4) for line in lines if line.strip()]
+
+
+def plot_curves(rows: list[dict], out: Path) -> None:
+    """Dev F1 per fine-tuning epoch, one line per setting that recorded its curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, r in enumerate(rows, 1):
+        if r.get("dev_f1_curve"):
+            curve = r["dev_f1_curve"]
+            ax.plot(range(1, len(curve) + 1), curve, marker=".", label=f"{i} {r['name']}")
+    ax.set(xlabel="fine-tuning epoch", ylabel="dev strict F1",
+           title="Real-data tuning: dev F1 per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
 
 
 def render(rows: list[dict]) -> str:
@@ -99,7 +128,8 @@ def render(rows: list[dict]) -> str:
              "`bench/results/tuning.json`): the profile `bench/profiles/real_cpu.yaml` plus the "
              "listed overrides, strict span F1 on the 80 dev documents. Minutes are the wall "
              "time of `dvc repro finetune-ner` on 2 CPU cores (stages restored from "
-             "DVC's run cache cost ~0; the stages that ran are listed). Test was not read.", "",
+             "DVC's run cache cost ~0; the stages that ran are listed). Test was not read. "
+             "Dev F1 after every epoch: `reports/tuning.png`.", "",
              "| # | setting | overrides | dev F1 | P | R | best epoch | MLM eval loss | "
              "minutes | stages run |", "|---|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows, 1):
@@ -164,6 +194,7 @@ def main() -> None:
         RESULTS.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         print(json.dumps({k: row[k] for k in ("name", "dev", "minutes", "stages_run")}))
     REPORT.write_text(render(rows), encoding="utf-8")
+    plot_curves(rows, REPORT.with_suffix(".png"))
 
 
 if __name__ == "__main__":
