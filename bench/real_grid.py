@@ -2,6 +2,7 @@
 
     python bench/real_grid.py                 # all settings, seeds 1 2 3
     python bench/real_grid.py --dry-run       # print the queued commands only
+    python bench/real_grid.py --resume        # after an interruption: finish what is missing
 
 Runs in a fresh clone of the committed HEAD (``--clone``). Every setting is the CPU profile
 ``bench/profiles/real_cpu.yaml`` plus its own overrides; all continue from the general
@@ -27,15 +28,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real_tuning import REPO, dvc, profile_overrides, set_flags  # noqa: E402
 
+from dapt.report import collect_runs  # noqa: E402
+
+RATE_FILE = "entity_rate.json"
+
 ENTITY = {"mask_strategy": "entity", "mask_prob": "0.5", "mask_budget": "null",
           "finetune.init": "pretrained"}
 
 
 def settings(token_rate: float) -> dict[str, dict[str, str]]:
+    """Grid settings in run order: no-domain-pretraining follows token-0.15, whose pretrain
+    stage (same params) DVC's run cache then restores instead of training it again."""
     token = {**ENTITY, "mask_strategy": "token", "mask_prob": "0.15"}
     return {
-        "no-domain-pretraining": {**token, "finetune.init": "base"},
         "token-0.15": token,
+        "no-domain-pretraining": {**token, "finetune.init": "base"},
         "token-at-entity-rate": {**token, "mask_prob": f"{token_rate:.4f}"},
         "entity-0.5": ENTITY,
         "entity-0.5-budget-0.2": {**ENTITY, "mask_budget": "0.2"},
@@ -51,13 +58,38 @@ def checked(proc: subprocess.CompletedProcess, what: str) -> subprocess.Complete
 
 
 def measure_entity_rate(clone: Path, profile: dict[str, str]) -> float:
-    """mask_rate of entity p=0.5 on the real data (mask-annotate only)."""
+    """mask_rate of entity p=0.5 on the real data (mask-annotate only), kept in the clone."""
+    stored = clone / RATE_FILE
+    if stored.is_file():
+        return float(json.loads(stored.read_text())["mask_rate"])
     checked(dvc(clone, "exp", "run", "-n", "measure-entity-rate", "mask-annotate",
                 *set_flags({**profile, **ENTITY})), "measuring the entity mask rate")
     rate = json.loads((clone / "metrics" / "masking.json").read_text())["mask_rate"]
     checked(dvc(clone, "exp", "remove", "measure-entity-rate"), "removing the measurement")
     checked(subprocess.run(["git", "checkout", "--", "."], cwd=clone), "restoring the clone")
+    stored.write_text(json.dumps({"mask_rate": rate}) + "\n")
     return rate
+
+
+def head_commit(repo: Path) -> str:
+    return checked(subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                                  text=True), "git rev-parse").stdout.strip()
+
+
+def prepare_clone(clone: Path, resume: bool) -> None:
+    """A clone of the committed HEAD; with ``resume`` an existing clone of the same commit
+    is kept (its finished experiments and DVC cache too)."""
+    if clone.exists() and resume and head_commit(clone) == head_commit(REPO):
+        return
+    if clone.exists():
+        shutil.rmtree(clone)
+    checked(subprocess.run(["git", "clone", "-q", str(REPO), str(clone)]), "git clone")
+
+
+def finished(clone: Path) -> set[str]:
+    """Names of the clone's experiments that have test metrics."""
+    shown = json.loads(checked(dvc(clone, "exp", "show", "--json"), "exp show").stdout)
+    return {run.name for run in collect_runs(shown)[0]}
 
 
 def main() -> None:
@@ -68,15 +100,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep a clone of the same commit and queue only the experiments "
+                             "it has not finished (after an interrupted grid)")
     args = parser.parse_args()
-    if args.clone.exists():
-        shutil.rmtree(args.clone)
-    checked(subprocess.run(["git", "clone", "-q", str(REPO), str(args.clone)]), "git clone")
+    prepare_clone(args.clone, args.resume)
+    done = set()
+    if args.resume:  # tasks queued by the interrupted grid are queued again below
+        checked(dvc(args.clone, "queue", "remove", "--queued", "--failed"), "clearing the queue")
+        done = finished(args.clone)
     profile = profile_overrides(args.data)
     rate = measure_entity_rate(args.clone, profile)
     print(f"entity p=0.5 mask rate on the real data: {rate:.4f}", flush=True)
     for name, overrides in settings(rate).items():
         for seed in args.seeds:
+            if f"{name}-s{seed}" in done:
+                print(f"{name}-s{seed}: finished earlier, kept", flush=True)
+                continue
             flags = set_flags({**profile, **overrides, "seed": str(seed)})
             cmd = ["exp", "run", "--queue", "-n", f"{name}-s{seed}", *flags]
             print("dvc " + " ".join(cmd[:5]) + " ...", flush=True)

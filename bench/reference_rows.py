@@ -6,8 +6,9 @@
   its best dev epoch, early stopping), then seeds ``--seeds`` with the chosen config (the
   seed-1 tuning run of that config is reused, not retrained).
 
-Test scores use the project's strict span scorer (``stages.spans``). Only scores go to
-``--out``; the split comes from ``stages.split`` run on the real data outside the repo:
+Test scores use the project's strict span scorer (``dapt.ner.scoring``). Only scores go to
+``--out``; the split comes from the split stage (``python -m stages.split``) run on the
+real data outside the repo:
 
   PYTHONPATH=. python bench/reference_rows.py --split-dir /tmp/real_split
 """
