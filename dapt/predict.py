@@ -1,21 +1,38 @@
 """predict: run a fine-tuned NER model on new documents, write brat standoff.
 
+Model (``--model``): a ``save_pretrained`` NER folder, loaded before the input is read. A
+path (anything that exists, contains ``/`` or starts with ``.``) never goes to the network:
+a missing folder, or one without config.json, weights or tokenizer files, fails at once
+naming the folder and the missing piece. A bare name is a hub id (``dapt.ner.heads``).
+``--max-len`` must lie between 3 and the model's ``max_position_embeddings``.
+
 Input (``--input``)
   a folder   its ``*.txt`` files, one document each (id = file name without ``.txt``);
-             unreadable or empty files are reported on stderr and skipped (or, with
-             ``--on-error raise``, stop the run); any ``.ann`` files there are ignored
+             any ``.ann`` files there are ignored
   a file     plain UTF-8 text, one document per non-empty line (id = ``<stem>:<line>``,
-             the 1-based line number, written as ``<stem>_<line>.txt``/``.ann`` since file
-             names replace characters outside letters, digits, ``_ . -`` by ``_``; blank
-             lines are skipped)
+             the 1-based line number; blank lines are skipped)
+Unreadable, non-UTF-8, binary (a C0 control character other than tab, line feed, vertical
+tab, form feed, carriage return) and empty files are skipped (in a corpus file: the bad
+line), each reported on stderr as ``file:line: reason`` and counted; with ``--on-error
+raise`` the first one stops the run with ``InputError`` (``dapt.data.readers``).
 
-Output (``--output``): ``<id>.txt`` (the document text) and ``<id>.ann`` (predicted
-entities ``T<k>\\tTYPE start end\\tsurface``, character offsets into the ``.txt``) per
-document, a folder that ``dapt.data.readers.read_brat_folder`` loads. The folder holds only
-this run's documents: ``.txt``/``.ann`` files of an earlier run are removed. Documents of
-any length are predicted with overlapping windows of ``--max-len`` tokens
-(``dapt.ner.inference``); ``--max-len`` and ``--batch-size`` default to
-``tokenize.max_len`` and ``evaluate.batch_size`` of the params file.
+Output (``--output``): per document ``<name>.txt`` (its text) and ``<name>.ann``
+(predicted entities ``T<k>\\tTYPE start end\\tsurface``, character offsets into the
+``.txt``), a folder that ``dapt.data.readers.read_brat_folder`` loads. For a folder input
+``<name>`` is the input file's own (``a b.txt`` stays ``a b.txt``). Corpus ids are renamed
+(``:`` is no portable file-name character): characters outside letters, digits, ``_ . -``
+become ``_`` (``corpus:3`` -> ``corpus_3``); the renames are logged, and ``manifest.tsv`` in
+the output folder maps every id to its file, a header and one row per document:
+
+    id<TAB>file
+    corpus:3<TAB>corpus_3.txt
+
+Names that would clash (equal ignoring case: one file on macOS and Windows) stop the run
+before anything is written. The folder holds only this run's documents: ``.txt``/``.ann``
+files and the ``manifest.tsv`` of an earlier run are removed, other files are kept
+(``dapt.data.brat_writer``). Documents of any length are predicted with overlapping windows
+of ``--max-len`` tokens (``dapt.ner.inference``); ``--max-len`` and ``--batch-size``
+default to ``tokenize.max_len`` and ``evaluate.batch_size`` of the params file.
 
 Example
   python -m dapt.predict --model models/ner --input leaflets/ --output predicted/
@@ -27,15 +44,18 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from dapt.cli import setup_logging
-from dapt.data.brat_writer import write_brat_folder
+from dapt.data.brat_writer import MANIFEST, file_names, write_brat_folder
 from dapt.data.documents import Document
 from dapt.data.readers import ReadReport, read_brat_folder, read_corpus_file
+from dapt.ner.heads import ModelFolderError
 from dapt.ner.inference import NerPredictor
 from dapt.params import PARAMS_FILE, load_params
 
 log = logging.getLogger("predict")
+RENAMES_SHOWN = 10  # renames logged one by one; the manifest holds them all
 
 
 def read_input(path: Path, report: ReadReport) -> list[Document]:
@@ -57,6 +77,23 @@ def window_settings(args: argparse.Namespace) -> tuple[int, int]:
     return max_len, batch
 
 
+def fail(message: str) -> NoReturn:
+    log.error("%s", message)
+    sys.exit(1)
+
+
+def log_renames(docs: list[Document], names: list[str], output: Path) -> None:
+    """Log the documents whose file name differs from their id (the manifest has all)."""
+    renamed = [(d.id, name) for d, name in zip(docs, names) if name != d.id]
+    if renamed:
+        log.info("%d document ids written under other file names (all in %s):",
+                 len(renamed), output / MANIFEST)
+    for doc_id, name in renamed[:RENAMES_SHOWN]:
+        log.info("  %s -> %s.txt", doc_id, name)
+    if len(renamed) > RENAMES_SHOWN:
+        log.info("  ... and %d more", len(renamed) - RENAMES_SHOWN)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,18 +111,29 @@ def main(argv: list[str] | None = None) -> None:
     if args.input.resolve() == args.output.resolve():
         parser.error("--output must differ from --input (it would overwrite the inputs)")
     max_len, batch_size = window_settings(args)
+    setting = "--max-len" if args.max_len is not None else f"{args.params}: tokenize.max_len"
+    try:
+        predictor = NerPredictor.from_pretrained(args.model, max_len, batch_size, setting)
+    except ModelFolderError as exc:
+        fail(f"--model {exc}")
+    except ValueError as exc:
+        fail(str(exc))
 
     report = ReadReport(on_error=args.on_error)
     docs = read_input(args.input, report)
     for entry in report.skipped:
         log.warning("skipped %s", entry)
     if not docs:
-        log.error("%s: no documents to predict", args.input)
-        sys.exit(1)
-    predictor = NerPredictor.from_pretrained(args.model, max_len, batch_size)
+        fail(f"{args.input}: no documents to predict")
+    verbatim = args.input.is_dir()  # ids are file stems: keep them
+    try:
+        names = file_names(docs, verbatim)
+    except ValueError as exc:
+        fail(str(exc))
+    log_renames(docs, names, args.output)
     predicted = predictor.predict(docs)
     out_docs = [Document(d.id, d.text, ents) for d, ents in zip(docs, predicted)]
-    write_brat_folder(args.output, out_docs)
+    write_brat_folder(args.output, out_docs, verbatim)
     log.info("%d documents, %d entities written to %s (%d input problems skipped)",
              len(out_docs), sum(len(e) for e in predicted), args.output, len(report.skipped))
 

@@ -55,6 +55,26 @@ def write_brat(folder: Path, doc_id: str, text: str, ann: str | None = None) -> 
         (folder / f"{doc_id}.ann").write_bytes(ann.encode("utf-8"))
 
 
+def tiny_token_classifier(texts: list[str], labels: list[str],
+                          max_position_embeddings: int = 64):
+    """(model, tokenizer): a seeded one-layer ``BertForTokenClassification`` with BIO
+    ``labels`` and a scratch character tokenizer fitted to ``texts``."""
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    from dapt.data.tokenizer_io import train_scratch_tokenizer
+
+    tokenizer = train_scratch_tokenizer(texts, vocab_size=300, min_frequency=1)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=max_position_embeddings,
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                        id2label=dict(enumerate(labels)),
+                        label2id={label: i for i, label in enumerate(labels)})
+    return BertForTokenClassification(config), tokenizer
+
+
 def split_and_tokenize(tmp: Path, labeled: Path, unlabeled: Path | None, **overrides) -> Path:
     """Run the split and tokenize stages into ``tmp``; returns the params file used."""
     params = write_params(

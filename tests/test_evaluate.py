@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertConfig, BertForTokenClassification
 
 from dapt.data.brat_writer import ann_text, file_stem, write_brat_folder
 from dapt.data.documents import Document, Entity, read_jsonl, write_jsonl
 from dapt.data.encoding import CharEncoder
 from dapt.data.readers import ReadReport, read_brat_folder
-from dapt.data.tokenizer_io import train_scratch_tokenizer
 from dapt.data.windows import entity_token_spans
 from dapt.ner.bio import bio_tags
 from dapt.ner.inference import NerPredictor, sliding_windows
 from dapt.ner.scoring import doc_spans, score_spans, type_confusion
-from tests.helpers import run_module, write_brat, write_params
+from tests.helpers import run_module, tiny_token_classifier, write_brat, write_params
 
 LABELS = ["O", "B-SYMPTOM", "I-SYMPTOM", "B-DRUG", "I-DRUG"]
 TEXTS = [
@@ -89,14 +87,7 @@ def overfit(model, tokenizer, docs: list[Document], max_len: int, steps: int) ->
 def model_dir(tmp_path_factory) -> Path:
     """A tiny BertForTokenClassification, scratch tokenizer, trained to ``model_targets``."""
     out = tmp_path_factory.mktemp("ner")
-    tokenizer = train_scratch_tokenizer(TEXTS, vocab_size=300, min_frequency=1)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=64, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0, id2label=dict(enumerate(LABELS)),
-                        label2id={label: i for i, label in enumerate(LABELS)})
-    model = BertForTokenClassification(config)
+    model, tokenizer = tiny_token_classifier(TEXTS, LABELS)
     overfit(model, tokenizer, model_targets(), max_len=16, steps=100)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -307,4 +298,5 @@ def test_predict_output_holds_only_this_runs_documents(model_dir, tmp_path):
     run_module("dapt.predict", "--model", str(model_dir), "--input",
                str(tmp_path / "corpus.txt"), "--output", str(out), "--max-len", "16",
                "--batch-size", "8")
-    assert sorted(p.name for p in out.iterdir()) == ["corpus_1.ann", "corpus_1.txt", "notes.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "corpus_1.ann", "corpus_1.txt", "manifest.tsv", "notes.md"]

@@ -9,6 +9,10 @@ Policy for bad input (documented in README "Input validation"):
 * With ``on_error="raise"`` the first problem raises :class:`InputError`
   naming the file and line.
 
+Binary input: text with a C0 control character other than ``\\t \\n \\v \\f \\r`` (a NUL byte,
+an escape sequence, ...) is bad input like undecodable bytes, skipped at the line of the
+first one. Other characters, private-use ones (category Co) included, are text.
+
 Offsets: brat offsets count characters of the decoded file exactly as stored.
 CRLF line ends are kept, so ``\\r`` is one character and offsets stay valid.
 A UTF-8 byte-order mark is not part of the text: it is removed and offsets
@@ -27,6 +31,7 @@ from dapt.data.documents import Document, Entity
 
 ENTITY_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
 IGNORED_KINDS = ("#", "R", "A", "E", "M", "N", "*")
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")  # C0 controls but \t \n \v \f \r
 
 
 class InputError(ValueError):
@@ -68,17 +73,24 @@ def shown(path: Path) -> str:
 
 
 def decode_bytes(data: bytes, path: Path, report: ReadReport, first_line: int = 1) -> str | None:
-    """Decode UTF-8, or record a skip at the line of the first bad byte and return None."""
+    """Decode UTF-8 text, or record a skip at the line of the first bad byte or control
+    character (``CONTROL``) and return None."""
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = first_line + data[: exc.start].count(b"\n")
         report.skip(shown(path), line, f"not UTF-8 (byte {exc.start}: {exc.reason})")
         return None
+    if bad := CONTROL.search(text):
+        line = first_line + text.count("\n", 0, bad.start())
+        report.skip(shown(path), line, f"control character U+{ord(bad.group()):04X} (binary data?)")
+        return None
+    return text
 
 
 def decode_text(path: Path, report: ReadReport, count: bool = True) -> str | None:
-    """Read a UTF-8 file; strip a BOM; None (with a skip) if unreadable or not UTF-8.
+    """Read a UTF-8 text file; strip a BOM; None (with a skip) if unreadable, not UTF-8 or
+    binary (``decode_bytes``).
 
     With ``count``, BOMs and CRLF line ends are counted in ``report.ignored``.
     """

@@ -7,10 +7,18 @@ linear-chain CRF whose transitions forbid invalid BIO moves (``dapt.ner.crf``). 
 carries ``ner_head`` and ``lstm_hidden_size``; the project's own ``NerPredictor`` (evaluate,
 ``dapt.predict``) loads it and decodes with Viterbi. The CRF runs over the tokens between
 [CLS] and [SEP]; training loss is the mean sequence negative log-likelihood.
+
+Loading (``load_token_classifier``, ``NerPredictor.from_pretrained``): a name that exists,
+contains a path separator or starts with ``.`` is a local folder, checked first
+(``check_model_folder``) and loaded with ``local_files_only``, so a missing or incomplete
+folder fails at once and the network is never touched; any other name is a Hugging Face hub
+id (a bare one such as ``bert-base-chinese``: an ``org/name`` id reads as a local path, so
+download it first, ``hf download org/name --local-dir DIR``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -22,6 +30,14 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from dapt.ner.crf import CRF, bio_constraints
 
 HEADS = ("softmax", "crf", "bilstm_crf")
+WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+           "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model",
+                   "spiece.model", "sentencepiece.bpe.model")
+
+
+class ModelFolderError(FileNotFoundError):
+    """A local model folder that is missing or lacks a piece; the message names both."""
 
 
 class BertCrfForTokenClassification(BertPreTrainedModel):
@@ -90,10 +106,50 @@ class BertCrfForTokenClassification(BertPreTrainedModel):
         return self.crf.decode(logits[:, 1:-1], inner)
 
 
+def is_local_model(name: str | Path) -> bool:
+    """Whether ``name`` means a local folder: it exists, contains a path separator or starts
+    with ``.`` (never a hub id then)."""
+    name = str(name)
+    return os.path.exists(name) or os.sep in name or name.startswith((".", "/"))
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """Raise ``ModelFolderError`` unless ``folder`` holds config.json, weights and tokenizer
+    files (the message names the folder and every missing piece)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise ModelFolderError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: not a folder")
+    files = {p.name for p in folder.iterdir()}
+    if not files:
+        raise ModelFolderError(f"{folder}: empty folder (a save_pretrained NER model folder "
+                               "holds config.json, weights and tokenizer files)")
+    missing = [what for what, names in (
+        ("config.json", ("config.json",)),
+        ("weights (model.safetensors or pytorch_model.bin)", WEIGHTS),
+        (f"tokenizer files ({', '.join(TOKENIZER_FILES)})", TOKENIZER_FILES),
+    ) if not files.intersection(names)]
+    if missing:
+        raise ModelFolderError(f"{folder}: missing {'; '.join(missing)}")
+
+
+def model_source(name: str | Path) -> dict[str, bool]:
+    """``from_pretrained`` keyword arguments for ``name``: a local folder is checked
+    (``check_model_folder``) and never looked up on the hub."""
+    local = is_local_model(name)
+    if local:
+        check_model_folder(name)
+    return {"local_files_only": local}
+
+
 def load_token_classifier(model_dir: str | Path):
     """A saved NER model of any head: ``BertCrfForTokenClassification`` when its config
-    names a CRF head, else ``AutoModelForTokenClassification``."""
-    config = AutoConfig.from_pretrained(str(model_dir))
+    names a CRF head, else ``AutoModelForTokenClassification`` (see "Loading" above)."""
+    source = model_source(model_dir)
+    config = AutoConfig.from_pretrained(str(model_dir), **source)
     if getattr(config, "ner_head", "softmax") in ("crf", "bilstm_crf"):
-        return BertCrfForTokenClassification.from_pretrained(str(model_dir))
-    return AutoModelForTokenClassification.from_pretrained(str(model_dir))
+        cls = BertCrfForTokenClassification
+    else:
+        cls = AutoModelForTokenClassification
+    return cls.from_pretrained(str(model_dir), config=config, **source)

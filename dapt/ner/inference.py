@@ -21,7 +21,7 @@ import torch
 from dapt.data.documents import Document, Entity
 from dapt.data.encoding import CharEncoder
 from dapt.ner.bio import check_labels, to_entities
-from dapt.ner.heads import load_token_classifier
+from dapt.ner.heads import load_token_classifier, model_source
 
 
 def sliding_windows(n: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -53,9 +53,17 @@ def pick_labels(
 class NerPredictor:
     """Wraps a token-classification model and its tokenizer for whole documents."""
 
-    def __init__(self, model, tokenizer, max_len: int, batch_size: int = 32):
+    def __init__(self, model, tokenizer, max_len: int, batch_size: int = 32,
+                 setting: str = "max_len"):
+        """Raises ValueError unless 3 <= ``max_len`` <= the model's
+        ``max_position_embeddings``; messages call the value ``setting`` (a flag or key)."""
         if max_len < 3:
-            raise ValueError(f"max_len must be >= 3 ([CLS] + token + [SEP]), got {max_len}")
+            raise ValueError(f"{setting} must be >= 3 ([CLS] + token + [SEP]), got {max_len}")
+        limit = getattr(model.config, "max_position_embeddings", None)
+        if limit is not None and max_len > limit:
+            raise ValueError(f"{setting} {max_len} is above the model's limit of {limit} "
+                             f"positions (max_position_embeddings of "
+                             f"{getattr(model.config, 'name_or_path', '') or 'the model'})")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.encoder = CharEncoder.from_tokenizer(tokenizer)
@@ -71,16 +79,18 @@ class NerPredictor:
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     @classmethod
-    def from_pretrained(cls, model_dir: Path | str, max_len: int,
-                        batch_size: int = 32) -> NerPredictor:
-        """Load a ``save_pretrained`` token-classification folder (on GPU when present)."""
+    def from_pretrained(cls, model_dir: Path | str, max_len: int, batch_size: int = 32,
+                        setting: str = "max_len") -> NerPredictor:
+        """Load a ``save_pretrained`` token-classification folder (on GPU when present);
+        raises ``ModelFolderError`` for a local folder that lacks a piece, never going to the
+        network for it (``dapt.ner.heads``), and ValueError for ``max_len`` (``__init__``)."""
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), **model_source(model_dir))
         model = load_token_classifier(model_dir)
         if torch.cuda.is_available():
             model = model.to("cuda")
-        return cls(model, tokenizer, max_len=max_len, batch_size=batch_size)
+        return cls(model, tokenizer, max_len=max_len, batch_size=batch_size, setting=setting)
 
     @torch.no_grad()
     def label_windows(self, windows: list[list[int]]) -> list[list[int]]:
