@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from dapt.data.atomic import atomic_dir
 from dapt.data.documents import Document, Entity
 
 UNSAFE = re.compile(r"[^\w.\-]")
@@ -38,7 +39,7 @@ def ann_text(text: str, entities: Iterable[Entity]) -> str:
     return "".join(lines)
 
 
-def write_brat_folder(folder: Path | str, docs: Iterable[Document]) -> list[Path]:
+def write_brat_files(folder: Path | str, docs: Iterable[Document]) -> list[Path]:
     """Make ``folder`` hold exactly these documents' ``.txt`` and ``.ann``; returns the
     ``.ann`` paths.
 
@@ -65,3 +66,11 @@ def write_brat_folder(folder: Path | str, docs: Iterable[Document]) -> list[Path
         path.write_bytes(ann.encode("utf-8"))
         paths.append(path)
     return paths
+
+
+def write_brat_folder(folder: Path | str, docs: Iterable[Document]) -> list[Path]:
+    """``write_brat_files`` into a copy of ``folder`` that is then swapped in atomically
+    (``dapt.data.atomic``): a kill leaves the old folder, never a partial one."""
+    with atomic_dir(folder, keep=True) as tmp:
+        paths = write_brat_files(tmp, docs)
+    return [Path(folder) / p.name for p in paths]
