@@ -47,9 +47,9 @@ log = logging.getLogger("tokenize")
 @dataclass
 class Paths:
     split_dir: str = path_flag("data/split", "split JSONL folder")
-    out: str = path_flag("data/tokenized", "ner/mlm Parquet folder")
-    tokenizer_out: str = path_flag("models/tokenizer", "tokenizer folder")
-    metrics: str = path_flag("metrics/tokenize.json", "token report")
+    out: str = path_flag("data/tokenized", "ner/mlm Parquet folder", output=True)
+    tokenizer_out: str = path_flag("models/tokenizer", "tokenizer folder", output=True)
+    metrics: str = path_flag("metrics/tokenize.json", "token report", output=True)
 
 
 class DocumentTokenizer:

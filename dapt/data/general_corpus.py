@@ -206,9 +206,9 @@ def write_corpus(path: Path | str, docs: list[str]) -> None:
 
 @dataclass
 class Paths:
-    corpus_out: str = path_flag("general/data/corpus.txt", "one document per line")
-    split_dir: str = path_flag("general/data/split", "split JSONL folder")
-    metrics: str = path_flag("general/metrics/corpus.json", "corpus report")
+    corpus_out: str = path_flag("general/data/corpus.txt", "one document per line", output=True)
+    split_dir: str = path_flag("general/data/split", "split JSONL folder", output=True)
+    metrics: str = path_flag("general/metrics/corpus.json", "corpus report", output=True)
 
 
 def run(params: Params, paths: Paths) -> dict:
