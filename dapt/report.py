@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dapt.cli import setup_logging
+from dapt.data.atomic import atomic_file, write_text
 from dapt.data.contracts import write_json
 
 log = logging.getLogger("report")
@@ -259,7 +260,8 @@ def plot(settings: list[Setting], varying: list[str], path: Path) -> None:
     ax.set_ylabel("test strict F1")
     ax.set_title("mean ± std over seeds (dots: single seeds)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip("."))
     plt.close(fig)
 
 
@@ -302,9 +304,8 @@ def main() -> None:
     baselines = [parse_baseline(b, varying, settings) for b in (args.baseline or [None])]
     reference = json.loads(args.reference.read_text(encoding="utf-8")) if args.reference else None
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(settings, varying, baselines, types_by_support(runs), unusable,
-                          reference), encoding="utf-8")
+    write_text(out, render(settings, varying, baselines, types_by_support(runs), unusable,
+                           reference))
     plot(settings, varying, out.with_suffix(".png"))
     if args.json:
         write_json(args.json, {label_of(s, varying): summary(s) for s in settings})

@@ -36,10 +36,10 @@ log = logging.getLogger("evaluate")
 class Paths:
     model: str = path_flag("models/ner", "NER model folder")
     test: str = path_flag("data/split/test.jsonl", "test documents")
-    metrics: str = path_flag("metrics/eval.json", "test metrics")
-    plots: str = path_flag("plots", "folder for the two plot files")
-    predictions: str = path_flag("data/predictions",
-                                 "brat output folder (its old .txt/.ann files are removed)")
+    metrics: str = path_flag("metrics/eval.json", "test metrics", output=True)
+    plots: str = path_flag("plots", "folder for the two plot files", output=True)
+    predictions: str = path_flag("data/predictions", "brat output folder (its old .txt/.ann "
+                                 "files are removed)", output=True)
 
 
 def evaluate(gold_docs: list[Document], pred_docs: list[Document]) -> tuple[dict, list, list]:

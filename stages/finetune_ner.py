@@ -55,11 +55,11 @@ class Paths:
     pretrained: str = path_flag("models/pretrained", "domain-pretrained model")
     tokenizer: str = path_flag("models/pretrained", "tokenizer folder (the copy of "
                                "models/tokenizer that pretrain saved with its model)")
-    out: str = path_flag("models/ner", "NER model folder")
-    metrics: str = path_flag("metrics/finetune.json", "dev metrics")
-    live_dir: str = path_flag("dvclive/finetune", "dvclive folder")
+    out: str = path_flag("models/ner", "NER model folder", output=True)
+    metrics: str = path_flag("metrics/finetune.json", "dev metrics", output=True)
+    live_dir: str = path_flag("dvclive/finetune", "dvclive folder", output=True)
     work_dir: str | None = path_flag(None, "Trainer output_dir (nothing is saved there; "
-                                           "default: --out)")
+                                           "default: --out)", output=True)
 
 
 def model_source(params: Params, pretrained: str) -> str:

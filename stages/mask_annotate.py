@@ -50,8 +50,8 @@ class Paths:
     mlm: str = path_flag("data/tokenized/mlm.parquet", "MLM sequences from tokenize")
     tokenizer: str = path_flag("models/tokenizer",
                                "tokenizer folder: [MASK], special and random ids")
-    out: str = path_flag("data/masked", "output folder")
-    metrics: str | None = path_flag("metrics/masking.json", "metrics JSON")
+    out: str = path_flag("data/masked", "output folder", output=True)
+    metrics: str | None = path_flag("metrics/masking.json", "metrics JSON", output=True)
 
 
 def eval_rows(n: int, size: int, eval_seed: int) -> np.ndarray:

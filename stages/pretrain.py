@@ -57,10 +57,10 @@ log = logging.getLogger("pretrain")
 class Paths:
     masked_dir: str = path_flag("data/masked", "masked copies")
     tokenizer: str = path_flag("models/tokenizer", "tokenizer folder")
-    out: str = path_flag("models/pretrained", "model folder")
-    checkpoints: str = path_flag("checkpoints/pretrain", "resumable checkpoints")
-    metrics: str = path_flag("metrics/pretrain.json", "MLM metrics")
-    live_dir: str = path_flag("dvclive/pretrain", "dvclive folder")
+    out: str = path_flag("models/pretrained", "model folder", output=True)
+    checkpoints: str = path_flag("checkpoints/pretrain", "resumable checkpoints", output=True)
+    metrics: str = path_flag("metrics/pretrain.json", "MLM metrics", output=True)
+    live_dir: str = path_flag("dvclive/pretrain", "dvclive folder", output=True)
 
 
 def run(params: Params, paths: Paths) -> dict | None:

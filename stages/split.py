@@ -22,8 +22,8 @@ log = logging.getLogger("split")
 
 @dataclass
 class Paths:
-    out: str = path_flag("data/split", "folder of the split JSONL files")
-    metrics: str = path_flag("metrics/data.json", "data report")
+    out: str = path_flag("data/split", "folder of the split JSONL files", output=True)
+    metrics: str = path_flag("metrics/data.json", "data report", output=True)
 
 
 def split_labeled(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from dapt.cli import path_flag, stage_main
+from dapt.data.atomic import save_pretrained
 from dapt.data.chinese_vocab import chinese_tokenizer
 from dapt.data.contracts import (
     LABELED_SPLITS,
@@ -46,9 +47,9 @@ log = logging.getLogger("tokenize")
 @dataclass
 class Paths:
     split_dir: str = path_flag("data/split", "split JSONL folder")
-    out: str = path_flag("data/tokenized", "ner/mlm Parquet folder")
-    tokenizer_out: str = path_flag("models/tokenizer", "tokenizer folder")
-    metrics: str = path_flag("metrics/tokenize.json", "token report")
+    out: str = path_flag("data/tokenized", "ner/mlm Parquet folder", output=True)
+    tokenizer_out: str = path_flag("models/tokenizer", "tokenizer folder", output=True)
+    metrics: str = path_flag("metrics/tokenize.json", "token report", output=True)
 
 
 class DocumentTokenizer:
@@ -134,7 +135,7 @@ def run(params: Params, paths: Paths) -> dict:
     cfg = params["tokenize"]
     docs = {name: read_jsonl(split_file(paths.split_dir, name)) for name in SPLITS}
     tokenizer = build_tokenizer(params, docs)
-    tokenizer.save_pretrained(paths.tokenizer_out)
+    save_pretrained(paths.tokenizer_out, tokenizer)
     dt = DocumentTokenizer(tokenizer, cfg["max_len"])
 
     ner = [row for split in LABELED_SPLITS

@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from dapt.data.atomic import atomic_dir
 from dapt.data.documents import Document, Entity
 
 UNSAFE = re.compile(r"[^\w.\-]")
@@ -75,8 +76,8 @@ def manifest_text(ids: list[str], names: list[str]) -> str:
     return out.getvalue()
 
 
-def write_brat_folder(folder: Path | str, docs: Iterable[Document],
-                      verbatim: bool = False) -> list[Path]:
+def write_brat_files(folder: Path | str, docs: Iterable[Document],
+                     verbatim: bool = False) -> list[Path]:
     """Make ``folder`` hold exactly these documents' ``.txt`` and ``.ann`` (and the manifest
     when a name differs from its id); returns the ``.ann`` paths.
 
@@ -102,3 +103,12 @@ def write_brat_folder(folder: Path | str, docs: Iterable[Document],
     if names != ids:
         (folder / MANIFEST).write_bytes(manifest_text(ids, names).encode("utf-8"))
     return paths
+
+
+def write_brat_folder(folder: Path | str, docs: Iterable[Document],
+                      verbatim: bool = False) -> list[Path]:
+    """``write_brat_files`` into a copy of ``folder`` that is then swapped in atomically
+    (``dapt.data.atomic``): a kill leaves the old folder, never a partial one."""
+    with atomic_dir(folder, keep=True) as tmp:
+        paths = write_brat_files(tmp, docs, verbatim)
+    return [Path(folder) / p.name for p in paths]

@@ -34,6 +34,8 @@ from pathlib import Path
 
 from transformers import BertTokenizerFast
 
+from dapt.data.atomic import write_text
+
 SPECIALS = ["[PAD]", *(f"[unused{i}]" for i in range(1, 100)), "[UNK]", "[CLS]", "[SEP]",
             "[MASK]"]
 CJK_RANGE = (0x4E00, 0x9FFF)
@@ -110,9 +112,7 @@ def chinese_tokenizer() -> BertTokenizerFast:
 def write_vocab(path: Path | str) -> int:
     """Write ``vocab.txt`` (one entry a line, UTF-8, ``\\n``); returns the entry count."""
     tokens = vocab_tokens()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{t}\n" for t in tokens), encoding="utf-8", newline="\n")
+    write_text(path, "".join(f"{t}\n" for t in tokens))
     return len(tokens)
 
 

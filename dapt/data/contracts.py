@@ -29,6 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dapt.data.atomic import atomic_file, write_text
+
 TRAIN, DEV, TEST, UNLABELED = "train", "dev", "test", "unlabeled"
 LABELED_SPLITS = (TRAIN, DEV, TEST)
 SPLITS = (*LABELED_SPLITS, UNLABELED)
@@ -70,10 +72,9 @@ def write_rows(rows: list[dict], schema: pa.Schema, path: Path | str) -> None:
 
 
 def write_table(table: pa.Table, path: Path | str) -> None:
-    """Write a table (zstd, deterministic bytes), creating the parent folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    """Write a table (zstd, deterministic bytes) atomically, creating the parent folder."""
+    with atomic_file(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 def read_table(path: Path | str, schema: pa.Schema, columns: list[str] | None = None
@@ -131,9 +132,6 @@ def check_finite(obj: Any, where: str = "metrics") -> None:
 
 
 def write_json(path: Path | str, obj: Any) -> None:
-    """Write JSON deterministically (sorted keys, UTF-8, trailing newline)."""
+    """Write JSON deterministically (sorted keys, UTF-8, trailing newline) and atomically."""
     check_finite(obj, str(path))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True)
-    path.write_text(text + "\n", encoding="utf-8")
+    write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n")

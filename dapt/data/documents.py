@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dapt.data.atomic import atomic_file
+
 
 @dataclass(frozen=True, order=True)
 class Entity:
@@ -42,11 +44,9 @@ class Document:
 
 
 def write_jsonl(path: Path | str, docs: Iterable[Document]) -> int:
-    """Write one document per line; returns the number written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write one document per line, atomically; returns the number written."""
     n = 0
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         for doc in docs:
             f.write(doc.to_json() + "\n")
             n += 1

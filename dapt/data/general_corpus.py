@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dapt.cli import path_flag, stage_main
+from dapt.data.atomic import atomic_file
 from dapt.data.contracts import LABELED_SPLITS, UNLABELED, split_file, write_json
 from dapt.data.documents import write_jsonl
 from dapt.data.readers import ReadReport, read_corpus_file
@@ -197,18 +198,17 @@ def build_corpus(sources: list[str]) -> tuple[list[str], dict]:
 
 
 def write_corpus(path: Path | str, docs: list[str]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    """One document per line, written atomically."""
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         for text in docs:
             f.write(text + "\n")
 
 
 @dataclass
 class Paths:
-    corpus_out: str = path_flag("general/data/corpus.txt", "one document per line")
-    split_dir: str = path_flag("general/data/split", "split JSONL folder")
-    metrics: str = path_flag("general/metrics/corpus.json", "corpus report")
+    corpus_out: str = path_flag("general/data/corpus.txt", "one document per line", output=True)
+    split_dir: str = path_flag("general/data/split", "split JSONL folder", output=True)
+    metrics: str = path_flag("general/metrics/corpus.json", "corpus report", output=True)
 
 
 def run(params: Params, paths: Paths) -> dict:

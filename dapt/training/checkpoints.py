@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from dapt.data.atomic import write_text
+
 log = logging.getLogger("checkpoints")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,5 +85,5 @@ def prepare_checkpoints(directory: Path, key: str, is_main: bool) -> Path | None
         for p in stale:
             shutil.rmtree(p)
         directory.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps({"fingerprint": key}) + "\n")
+        write_text(marker, json.dumps({"fingerprint": key}) + "\n")
     return complete[-1] if complete else None

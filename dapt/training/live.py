@@ -29,6 +29,10 @@ class LiveCallback(TrainerCallback):
     experiments (the pipeline declares ``<dir>/plots/metrics``). Only the stage's own params
     are logged. After a resume, the restored ``log_history`` is replayed so the curves are
     whole and have no duplicated steps.
+
+    dvclive writes its files itself, in place (not through ``dapt.data.atomic``): curves are
+    appended row by row, the ``metrics.json`` summary is rewritten at each log; a kill can
+    cut its last line short. These are plots, not stage outputs the next stage reads.
     """
 
     def __init__(self, directory: str | Path, params: Mapping[str, Any]):

@@ -35,6 +35,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import MaskedLMOutput
 
+from dapt.data.atomic import save_pretrained
 from dapt.params import SCRATCH
 
 log = logging.getLogger("models")
@@ -112,10 +113,8 @@ def config_summary(config) -> str:
 
 
 def save_model(model: PreTrainedModel, tokenizer, out: str | Path) -> None:
-    """``save_pretrained`` (safetensors) of model and tokenizer, without training state."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """``save_pretrained`` (safetensors) of model and tokenizer, without training state,
+    into a folder swapped in atomically (``dapt.data.atomic``)."""
     if isinstance(model, BertForMaskedLMAtPositions):
         model.config.architectures = ["BertForMaskedLM"]  # what the saved weights are
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    save_pretrained(out, model, tokenizer)
