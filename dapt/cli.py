@@ -32,8 +32,10 @@ def setup_logging() -> None:
 
 
 def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], Any],
-               argv: Sequence[str] | None = None) -> None:
-    """Parse ``--params`` and one flag per ``paths_type`` field, then ``run(params, paths)``."""
+               argv: Sequence[str] | None = None,
+               before_run: Callable[[], Any] | None = None) -> None:
+    """Parse ``--params`` and one flag per ``paths_type`` field, then ``run(params, paths)``;
+    ``before_run`` (e.g. claiming a GPU) is called once logging is set up."""
     parser = argparse.ArgumentParser(description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default=str(PARAMS_FILE), help="params file (%(default)s)")
@@ -42,5 +44,7 @@ def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], A
                             help=f"{f.metadata.get('help', '')} (%(default)s)".lstrip())
     args = parser.parse_args(argv)
     setup_logging()
+    if before_run is not None:
+        before_run()
     paths = paths_type(**{f.name: getattr(args, f.name) for f in fields(paths_type)})
     run(load_params(args.params), paths)

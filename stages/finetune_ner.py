@@ -39,6 +39,7 @@ from dapt.training.arguments import (
     token_loss,
     training_arguments,
 )
+from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.models import save_model, seed_for_init
 from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, encode_windows
@@ -124,7 +125,7 @@ def run(params: Params, paths: Paths) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_main(__doc__, Paths, run, argv)
+    stage_main(__doc__, Paths, run, argv, before_run=claim_gpu)
 
 
 if __name__ == "__main__":

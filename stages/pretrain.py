@@ -46,6 +46,7 @@ from dapt.training.checkpoints import (
     prepare_checkpoints,
     stage_code_files,
 )
+from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.mlm import build_mlm_trainer, check_lengths, final_eval, training_rows
 from dapt.training.models import build_mlm_model, save_model, seed_for_init
@@ -123,7 +124,7 @@ def run(params: Params, paths: Paths) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_main(__doc__, Paths, run, argv)
+    stage_main(__doc__, Paths, run, argv, before_run=claim_gpu)
 
 
 if __name__ == "__main__":
