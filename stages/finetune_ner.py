@@ -35,7 +35,9 @@ from dapt.ner.bio import label_list, tag_types
 from dapt.params import Params
 from dapt.training.arguments import (
     pad_multiple,
+    report_speed,
     run_precision,
+    speed_start,
     token_loss,
     training_arguments,
 )
@@ -61,6 +63,8 @@ class Paths:
     live_dir: str = path_flag("dvclive/finetune", "dvclive folder")
     work_dir: str | None = path_flag(None, "Trainer output_dir (nothing is saved there; "
                                            "default: --out)")
+    speed: str | None = path_flag(None, "optional JSON: tokens/s (dev evaluation included) "
+                                        "and peak GPU memory (wall clock, so not a DVC metric)")
 
 
 def model_source(params: Params, pretrained: str) -> str:
@@ -104,9 +108,12 @@ def run(params: Params, paths: Paths) -> dict | None:
                          # CRF heads compute their own loss (sequence log-likelihood).
                          compute_loss_func=token_loss if head == "softmax" else None,
                          callbacks=[best, LiveCallback(paths.live_dir, own)])
+    start = speed_start()
     trainer.train()
     if not trainer.is_world_process_zero():
         return None
+    epochs_run = round(trainer.state.epoch or 0)
+    report_speed(start, epochs_run * sum(len(r["input_ids"]) for r in train_rows), paths.speed)
 
     model.load_state_dict(best.weights)
     save_model(model, tokenizer, paths.out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,20 @@ def write_brat(folder: Path, doc_id: str, text: str, ann: str | None = None) -> 
     (folder / f"{doc_id}.txt").write_bytes(text.encode("utf-8"))
     if ann is not None:
         (folder / f"{doc_id}.ann").write_bytes(ann.encode("utf-8"))
+
+
+def demo_subset(dest: Path, labeled: int = 40, unlabeled: int = 10) -> Path:
+    """The first demo documents (brat ``.txt`` + ``.ann``) copied to ``dest/{labeled,
+    unlabeled}``; skips the test when the demo data is absent."""
+    if not (DEMO / "labeled").is_dir():
+        pytest.skip(f"demo data not found at {DEMO}")
+    for name, count in (("labeled", labeled), ("unlabeled", unlabeled)):
+        (dest / name).mkdir(parents=True)
+        for txt in sorted((DEMO / name).glob("*.txt"))[:count]:
+            for src in (txt, txt.with_suffix(".ann")):
+                if src.exists():
+                    shutil.copy(src, dest / name / src.name)
+    return dest
 
 
 def split_and_tokenize(tmp: Path, labeled: Path, unlabeled: Path | None, **overrides) -> Path:
