@@ -57,10 +57,9 @@ def dvc(clone: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def write_params(clone: Path, overrides: dict[str, str]) -> None:
-    """The committed params.yaml of the clone with dotted ``key=value`` overrides applied."""
-    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=clone, check=True)
-    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
+def apply_overrides(params: dict, overrides: dict[str, str]) -> dict:
+    """``params`` with dotted ``key=value`` overrides (values parsed as YAML) applied in place;
+    an unknown key is an error."""
     for dotted, value in overrides.items():
         node, (*parents, leaf) = params, dotted.split(".")
         for key in parents:
@@ -68,6 +67,14 @@ def write_params(clone: Path, overrides: dict[str, str]) -> None:
         if leaf not in node:
             raise SystemExit(f"unknown param {dotted!r}")
         node[leaf] = yaml.safe_load(value)
+    return params
+
+
+def write_params(clone: Path, overrides: dict[str, str]) -> None:
+    """The committed params.yaml of the clone with dotted ``key=value`` overrides applied."""
+    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=clone, check=True)
+    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
+    apply_overrides(params, overrides)
     (clone / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True,
                                                       sort_keys=False), encoding="utf-8")
 

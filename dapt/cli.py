@@ -114,9 +114,11 @@ def lock_outputs(stage: str, outputs: Iterable[str | Path]) -> Iterator[list[Pat
 
 
 def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], Any],
-               argv: Sequence[str] | None = None) -> None:
+               argv: Sequence[str] | None = None,
+               before_run: Callable[[], Any] | None = None) -> None:
     """Parse ``--params`` and one flag per ``paths_type`` field, then ``run(params, paths)``
-    under the process guards (module docstring)."""
+    under the process guards (module docstring); ``before_run`` (e.g. claiming a GPU) is
+    called once logging is set up."""
     parser = argparse.ArgumentParser(description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default=str(PARAMS_FILE), help="params file (%(default)s)")
@@ -126,6 +128,8 @@ def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], A
     args = parser.parse_args(argv)
     setup_logging()
     die_with_parent()
+    if before_run is not None:
+        before_run()
     paths = paths_type(**{f.name: getattr(args, f.name) for f in fields(paths_type)})
     outputs = [getattr(paths, f.name) for f in fields(paths_type) if f.metadata.get("output")]
     if os.environ.get("RANK", "0") != "0":  # under torchrun the main process holds the locks

@@ -28,6 +28,7 @@ from dapt.data.documents import Document, read_jsonl
 from dapt.ner.inference import NerPredictor
 from dapt.ner.scoring import doc_spans, score_spans, type_confusion
 from dapt.params import Params
+from dapt.training.devices import claim_gpu
 
 log = logging.getLogger("evaluate")
 
@@ -74,7 +75,7 @@ def run(params: Params, paths: Paths) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_main(__doc__, Paths, run, argv)
+    stage_main(__doc__, Paths, run, argv, before_run=claim_gpu)
 
 
 if __name__ == "__main__":

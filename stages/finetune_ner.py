@@ -35,10 +35,13 @@ from dapt.ner.bio import label_list, tag_types
 from dapt.params import Params
 from dapt.training.arguments import (
     pad_multiple,
+    report_speed,
     run_precision,
+    speed_start,
     token_loss,
     training_arguments,
 )
+from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.models import save_model, seed_for_init
 from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, encode_windows
@@ -60,6 +63,8 @@ class Paths:
     live_dir: str = path_flag("dvclive/finetune", "dvclive folder", output=True)
     work_dir: str | None = path_flag(None, "Trainer output_dir (nothing is saved there; "
                                            "default: --out)", output=True)
+    speed: str | None = path_flag(None, "optional JSON: tokens/s (dev evaluation included) "
+                                        "and peak GPU memory (wall clock, so not a DVC metric)")
 
 
 def model_source(params: Params, pretrained: str) -> str:
@@ -103,9 +108,12 @@ def run(params: Params, paths: Paths) -> dict | None:
                          # CRF heads compute their own loss (sequence log-likelihood).
                          compute_loss_func=token_loss if head == "softmax" else None,
                          callbacks=[best, LiveCallback(paths.live_dir, own)])
+    start = speed_start()
     trainer.train()
     if not trainer.is_world_process_zero():
         return None
+    epochs_run = round(trainer.state.epoch or 0)
+    report_speed(start, epochs_run * sum(len(r["input_ids"]) for r in train_rows), paths.speed)
 
     model.load_state_dict(best.weights)
     save_model(model, tokenizer, paths.out)
@@ -124,7 +132,7 @@ def run(params: Params, paths: Paths) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_main(__doc__, Paths, run, argv)
+    stage_main(__doc__, Paths, run, argv, before_run=claim_gpu)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.params import Params
-from dapt.training.arguments import run_precision
+from dapt.training.arguments import report_speed, run_precision, speed_start
 from dapt.training.checkpoints import (
     checkpoint_step,
     checkpoints,
@@ -46,6 +46,7 @@ from dapt.training.checkpoints import (
     prepare_checkpoints,
     stage_code_files,
 )
+from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.mlm import build_mlm_trainer, check_lengths, final_eval, training_rows
 from dapt.training.models import build_mlm_model, save_model, seed_for_init
@@ -61,6 +62,8 @@ class Paths:
     checkpoints: str = path_flag("checkpoints/pretrain", "resumable checkpoints", output=True)
     metrics: str = path_flag("metrics/pretrain.json", "MLM metrics", output=True)
     live_dir: str = path_flag("dvclive/pretrain", "dvclive folder", output=True)
+    speed: str | None = path_flag(None, "optional JSON: tokens/s (evaluations included) "
+                                        "and peak GPU memory (wall clock, so not a DVC metric)")
 
 
 def run(params: Params, paths: Paths) -> dict | None:
@@ -93,7 +96,11 @@ def run(params: Params, paths: Paths) -> dict | None:
     log.info("device %s, %d process(es), precision %s", targs.device, targs.world_size,
              "bf16" if targs.bf16 else "fp16" if targs.fp16 else "fp32")
 
+    start = speed_start()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    tokens = params["pretrain"]["epochs"] * sum(len(r["input_ids"]) for r in train_rows)
+    if trainer.is_world_process_zero():
+        report_speed(start, tokens, paths.speed)
     scores = final_eval(trainer)
     if not trainer.is_world_process_zero():
         return None
@@ -104,7 +111,7 @@ def run(params: Params, paths: Paths) -> dict | None:
                   "entity_masked_tokens")},
         "train": {
             "loss": train_losses[-1] if train_losses else None,
-            "tokens": params["pretrain"]["epochs"] * sum(len(r["input_ids"]) for r in train_rows),
+            "tokens": tokens,
             "steps": trainer.state.global_step,
             "sequences": len(train_rows),
             "skipped_unmasked": skipped,
@@ -123,7 +130,7 @@ def run(params: Params, paths: Paths) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    stage_main(__doc__, Paths, run, argv)
+    stage_main(__doc__, Paths, run, argv, before_run=claim_gpu)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +75,20 @@ def tiny_token_classifier(texts: list[str], labels: list[str],
                         id2label=dict(enumerate(labels)),
                         label2id={label: i for i, label in enumerate(labels)})
     return BertForTokenClassification(config), tokenizer
+
+
+def demo_subset(dest: Path, labeled: int = 40, unlabeled: int = 10) -> Path:
+    """The first demo documents (brat ``.txt`` + ``.ann``) copied to ``dest/{labeled,
+    unlabeled}``; skips the test when the demo data is absent."""
+    if not (DEMO / "labeled").is_dir():
+        pytest.skip(f"demo data not found at {DEMO}")
+    for name, count in (("labeled", labeled), ("unlabeled", unlabeled)):
+        (dest / name).mkdir(parents=True)
+        for txt in sorted((DEMO / name).glob("*.txt"))[:count]:
+            for src in (txt, txt.with_suffix(".ann")):
+                if src.exists():
+                    shutil.copy(src, dest / name / src.name)
+    return dest
 
 
 def split_and_tokenize(tmp: Path, labeled: Path, unlabeled: Path | None, **overrides) -> Path:
@@ -148,3 +164,54 @@ def tiny_clone(dest: Path, **overrides) -> Path:
     write_params(dest / "params.yaml", dest / "params.yaml", **{**TINY, **overrides})
     git(dest, "commit", "-qam", "tiny profile")
     return dest
+
+
+# What hfl/chinese-roberta-wwm-ext ships besides its weights (config.json keys as published;
+# depth and width are shrunk by ``hub_checkpoint``).
+HFL_CONFIG = {
+    "architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1,
+    "bos_token_id": 0, "directionality": "bidi", "eos_token_id": 2, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02,
+    "intermediate_size": 3072, "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
+    "model_type": "bert", "num_attention_heads": 12, "num_hidden_layers": 12, "output_past": True,
+    "pad_token_id": 0, "pooler_fc_size": 768, "pooler_num_attention_heads": 12,
+    "pooler_num_fc_layers": 3, "pooler_size_per_head": 128,
+    "pooler_type": "first_token_transform", "type_vocab_size": 2, "vocab_size": 21128,
+}
+HFL_FILES = {
+    "special_tokens_map.json": {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+                                "cls_token": "[CLS]", "mask_token": "[MASK]"},
+    "tokenizer_config.json": {"init_inputs": []},
+    "added_tokens.json": {},
+}
+
+
+def hub_checkpoint(root: Path, model_type: bool = True, hidden_size: int = 32,
+                   num_hidden_layers: int = 1, seed: int = 0) -> Path:
+    """An offline stand-in for ``hfl/chinese-roberta-wwm-ext`` at ``root/hfl/chinese-roberta-
+    wwm-ext``: its config.json (shrunk; without ``model_type`` on request), weights as a
+    ``BertForPreTraining`` state dict in ``pytorch_model.bin`` only (``bert.*``, the MLM head
+    ``cls.predictions.*`` and the NSP head ``cls.seq_relationship.*``), a 21,128-line
+    ``vocab.txt`` in the BERT-Chinese layout and the small tokenizer JSON files hfl ships. No
+    safetensors, no tokenizer.json."""
+    import torch
+    from transformers import BertConfig, BertForPreTraining
+
+    from dapt.data.chinese_vocab import HUB_SIZE, write_vocab
+
+    folder = root / "hfl" / "chinese-roberta-wwm-ext"
+    folder.mkdir(parents=True, exist_ok=True)
+    size = {"hidden_size": hidden_size, "num_hidden_layers": num_hidden_layers,
+            "num_attention_heads": 2, "intermediate_size": 2 * hidden_size,
+            "pooler_fc_size": hidden_size}
+    config = {**HFL_CONFIG, **size}
+    torch.manual_seed(seed)
+    model = BertForPreTraining(BertConfig(**config))
+    torch.save({k: v.contiguous() for k, v in model.state_dict().items()},
+               folder / "pytorch_model.bin")
+    if not model_type:
+        del config["model_type"]
+    for name, content in {"config.json": config, **HFL_FILES}.items():
+        (folder / name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+    assert write_vocab(folder / "vocab.txt", HUB_SIZE) == HUB_SIZE
+    return folder

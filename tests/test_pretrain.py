@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from tests.helpers import DEMO, REPO, TINY, run_module, split_and_tokenize, write_params
+from tests.helpers import REPO, TINY, demo_subset, run_module, split_and_tokenize, write_params
 
 # One thread per process: tiny models gain nothing from more, and runs compared for
 # equality must use the same thread count.
@@ -24,15 +24,7 @@ ENV = {"OMP_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def masked(tmp_path_factory) -> Path:
     """Split, tokenize and mask-annotate 40 labeled + 10 unlabeled demo documents."""
-    if not (DEMO / "labeled").is_dir():
-        pytest.skip(f"demo data not found at {DEMO}")
-    tmp = tmp_path_factory.mktemp("pretrain_data")
-    for name, count in (("labeled", 40), ("unlabeled", 10)):
-        (tmp / name).mkdir()
-        for txt in sorted((DEMO / name).glob("*.txt"))[:count]:
-            for src in (txt, txt.with_suffix(".ann")):
-                if src.exists():
-                    shutil.copy(src, tmp / name / src.name)
+    tmp = demo_subset(tmp_path_factory.mktemp("pretrain_data"))
     params = split_and_tokenize(tmp, tmp / "labeled", tmp / "unlabeled", **TINY)
     run_module("stages.mask_annotate", "--params", str(params),
                "--mlm", str(tmp / "tokenized" / "mlm.parquet"),

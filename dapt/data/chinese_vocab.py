@@ -23,6 +23,13 @@ and no character whose lower case differs from itself. ``##`` pieces of CJK char
 which BERT-Chinese also lists, are left out: the tokenizer splits CJK text into single
 characters, so they would never be produced and only widen the MLM output layer.
 
+``vocab_tokens(size=HUB_SIZE)`` gives the *shape* of the hub checkpoints' vocabulary
+instead (21,128 entries, as in ``hfl/chinese-roberta-wwm-ext``): the same specials and
+symbols, only the CJK characters of GB2312 or Big5 (the common simplified and traditional
+sets), the ASCII ``##`` pieces, then ``##`` pieces of GB2312 characters up to ``size``. The
+hub's own character set differs (it was learned from Wikipedia); tests use this layout for
+an offline stand-in of a hub folder (``tests/helpers.py``).
+
     python -m dapt.data.chinese_vocab OUT_DIR    # OUT_DIR/vocab.txt + tokenizer.json
 """
 
@@ -39,6 +46,7 @@ from dapt.data.atomic import write_text
 SPECIALS = ["[PAD]", *(f"[unused{i}]" for i in range(1, 100)), "[UNK]", "[CLS]", "[SEP]",
             "[MASK]"]
 CJK_RANGE = (0x4E00, 0x9FFF)
+HUB_SIZE = 21128  # vocab.txt lines of bert-base-chinese / hfl/chinese-roberta-wwm-ext
 # Inclusive code point ranges of the symbol block, in vocabulary order.
 SYMBOL_RANGES = [
     (0x0021, 0x007E),  # ASCII printable (upper case filtered out below)
@@ -86,14 +94,36 @@ def listable(ch: str) -> bool:
     return ch.lower() == ch
 
 
-def vocab_tokens() -> list[str]:
-    """The vocabulary in id order (deterministic: fixed ranges in code point order)."""
+def encodable(ch: str, *codecs: str) -> bool:
+    """``ch`` is in one of the character sets ``codecs`` (e.g. ``gb2312``, ``big5``)."""
+    for codec in codecs:
+        try:
+            ch.encode(codec)
+            return True
+        except UnicodeEncodeError:
+            pass
+    return False
+
+
+def vocab_tokens(size: int | None = None) -> list[str]:
+    """The vocabulary in id order (deterministic: fixed ranges in code point order).
+
+    ``size=None``: every CJK character (22,344 entries); an int: the hub layout of the
+    module docstring with exactly ``size`` entries.
+    """
     tokens = list(SPECIALS)
     for lo, hi in SYMBOL_RANGES:
         tokens += [chr(cp) for cp in range(lo, hi + 1) if listable(chr(cp))]
     # The whole block, whatever the Unicode version of this Python assigns in it.
-    tokens += [chr(cp) for cp in range(CJK_RANGE[0], CJK_RANGE[1] + 1)]
-    tokens += [f"##{c}" for c in CONTINUATION]
+    cjk = [chr(cp) for cp in range(CJK_RANGE[0], CJK_RANGE[1] + 1)]
+    if size is not None:
+        cjk = [ch for ch in cjk if encodable(ch, "gb2312", "big5")]
+    tokens += cjk + [f"##{c}" for c in CONTINUATION]
+    if size is not None:
+        pieces = [f"##{ch}" for ch in cjk if encodable(ch, "gb2312")]
+        if not len(tokens) <= size <= len(tokens) + len(pieces):
+            raise ValueError(f"size must be in [{len(tokens)}, {len(tokens) + len(pieces)}]")
+        tokens += pieces[: size - len(tokens)]
     if len(set(tokens)) != len(tokens):
         dupes = sorted({t for t in tokens if tokens.count(t) > 1})
         raise AssertionError(f"duplicate vocabulary entries: {dupes[:10]}")
@@ -109,9 +139,9 @@ def chinese_tokenizer() -> BertTokenizerFast:
     return BertTokenizerFast(vocab=vocab, do_lower_case=True, tokenize_chinese_chars=True)
 
 
-def write_vocab(path: Path | str) -> int:
+def write_vocab(path: Path | str, size: int | None = None) -> int:
     """Write ``vocab.txt`` (one entry a line, UTF-8, ``\\n``); returns the entry count."""
-    tokens = vocab_tokens()
+    tokens = vocab_tokens(size)
     write_text(path, "".join(f"{t}\n" for t in tokens))
     return len(tokens)
 

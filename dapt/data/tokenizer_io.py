@@ -1,4 +1,11 @@
-"""Load a pretrained fast tokenizer, or train a BERT WordPiece vocabulary from scratch."""
+"""Checkpoint I/O: the config and fast tokenizer of a hub id or local folder, or a BERT
+WordPiece vocabulary trained from scratch.
+
+Older exports (TF-converted BERTs) have a config.json without ``model_type``; transformers
+5.x then refuses the config and cannot pick a tokenizer class for a folder that ships only
+``vocab.txt``. ``checkpoint_config`` takes the type from the config's ``architectures``
+instead, and every loader passes that config on.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
-from transformers import AutoTokenizer, BertTokenizerFast, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    BertTokenizerFast,
+    PretrainedConfig,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto import modeling_auto
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -45,9 +59,38 @@ def is_cjk(ch: str) -> bool:
     return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2FA1F
 
 
+def architecture_model_type(architectures: list[str], source: str) -> str:
+    """The ``model_type`` whose model classes include one of ``architectures``."""
+    found = {model_type
+             for name in dir(modeling_auto) if name.endswith("_MAPPING_NAMES")
+             for model_type, classes in getattr(modeling_auto, name).items()
+             for cls in (classes if isinstance(classes, (list, tuple)) else [classes])
+             if cls in architectures}
+    if len(found) != 1:
+        raise ValueError(f"{source}: config.json has no model_type and its architectures "
+                         f"{architectures} give {sorted(found) or 'none'}; add "
+                         '"model_type" (e.g. "bert") to config.json')
+    return found.pop()
+
+
+def checkpoint_config(name_or_path: str | Path) -> PretrainedConfig | None:
+    """The config of a hub id or local folder (None without a config.json), with
+    ``model_type`` taken from ``architectures`` when config.json lacks it."""
+    source = str(name_or_path)
+    config_dict, _ = PretrainedConfig.get_config_dict(source)
+    if not config_dict:
+        return None
+    if "model_type" in config_dict:
+        return AutoConfig.from_pretrained(source)
+    model_type = architecture_model_type(config_dict.get("architectures") or [], source)
+    return AutoConfig.for_model(model_type, **config_dict)
+
+
 def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
-    """A fast tokenizer from a hub id or local folder (raises if only a slow one exists)."""
-    tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
+    """A fast tokenizer from a hub id or local folder (raises if only a slow one exists);
+    a folder with only ``vocab.txt`` gets the tokenizer class of its model type."""
+    tokenizer = AutoTokenizer.from_pretrained(str(name_or_path),
+                                              config=checkpoint_config(name_or_path))
     if not tokenizer.is_fast:
         raise ValueError(f"{name_or_path}: a fast tokenizer is required")
     return tokenizer

@@ -4,16 +4,24 @@ Device: CUDA when present, else CPU. Precision (``precision`` param): ``auto`` p
 autocast on a GPU that supports it, fp16 with loss scaling on older GPUs (V100, T4), fp32 on
 CPU; ``fp32``/``bf16``/``fp16`` force one (bf16 autocast also runs on CPU; fp16 needs CUDA).
 ``torchrun --nproc_per_node=N`` works unchanged (DDP; gloo on CPU, NCCL on CUDA).
+Speed (tokens/s, peak GPU memory) is logged and optionally written to its own file, never
+to the metrics: those must be identical on rerun.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import TrainingArguments
+
+from dapt.data.contracts import write_json
+
+log = logging.getLogger("speed")
 
 
 def use_cuda() -> bool:
@@ -49,6 +57,28 @@ def run_precision(requested: str) -> str:
 def pad_multiple() -> int | None:
     """Pad batches to a multiple of 8 on GPUs (tensor cores); not worth it on CPU."""
     return 8 if use_cuda() else None
+
+
+def speed_start() -> float:
+    """Start time of a timed run; resets the GPU peak-memory counter."""
+    if use_cuda():
+        torch.cuda.reset_peak_memory_stats()
+    return time.perf_counter()
+
+
+def report_speed(start: float, tokens: int, out: str | Path | None = None) -> dict[str, Any]:
+    """Seconds, tokens/s and peak GPU memory (GiB of ``max_memory_allocated``; None on CPU)
+    since ``speed_start()``: logged, and written to ``out`` when given."""
+    seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated() / 2**30 if use_cuda() else None
+    speed = {"seconds": round(seconds, 2), "tokens": tokens,
+             "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 else None,
+             "peak_gpu_memory_gib": round(peak, 2) if peak is not None else None}
+    log.info("%d tokens in %.1f s: %s tokens/s, peak GPU memory %s GiB", tokens, seconds,
+             speed["tokens_per_second"], speed["peak_gpu_memory_gib"])
+    if out:
+        write_json(out, speed)
+    return speed
 
 
 def training_arguments(output_dir: str | Path, cfg: Mapping[str, Any], seed: int,

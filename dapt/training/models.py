@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 from transformers import (
-    AutoConfig,
     AutoModelForMaskedLM,
     BertConfig,
     BertForMaskedLM,
@@ -36,6 +35,7 @@ from transformers import (
 from transformers.modeling_outputs import MaskedLMOutput
 
 from dapt.data.atomic import save_pretrained
+from dapt.data.tokenizer_io import checkpoint_config
 from dapt.params import SCRATCH
 
 log = logging.getLogger("models")
@@ -99,10 +99,10 @@ def build_mlm_model(base_model: str, scratch: Mapping[str, Any], tokenizer) -> P
         log.info("new BERT from scratch: %s", config_summary(config))
         return BertForMaskedLMAtPositions(config)
     log.info("loading masked-LM model %s", base_model)
-    if AutoConfig.from_pretrained(base_model).model_type == "bert":
-        model = BertForMaskedLMAtPositions.from_pretrained(base_model)
-    else:
-        model = AutoModelForMaskedLM.from_pretrained(base_model)
+    config = checkpoint_config(base_model)
+    model_cls = BertForMaskedLMAtPositions if config.model_type == "bert" else \
+        AutoModelForMaskedLM
+    model = model_cls.from_pretrained(base_model, config=config)
     return fit_vocab(model, tokenizer)
 
 

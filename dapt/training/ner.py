@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from transformers import (
-    AutoConfig,
     AutoModelForTokenClassification,
     BertForTokenClassification,
     PreTrainedModel,
@@ -25,6 +24,7 @@ from transformers import (
 
 from dapt.data.contracts import IGNORE_LABEL
 from dapt.data.documents import Document
+from dapt.data.tokenizer_io import checkpoint_config
 from dapt.ner.heads import HEADS, BertCrfForTokenClassification
 from dapt.ner.inference import NerPredictor
 from dapt.ner.scoring import doc_spans, score_spans
@@ -61,12 +61,12 @@ def build_token_classifier(
             BertCrfForTokenClassification
         return model_type(config)
     log.info("loading token classifier from %s (%s head, %d labels)", source, head, len(labels))
+    config = checkpoint_config(source)
+    for key, value in extra.items():
+        setattr(config, key, value)
     if head == "softmax":
-        model = AutoModelForTokenClassification.from_pretrained(str(source), **extra)
+        model = AutoModelForTokenClassification.from_pretrained(str(source), config=config)
     else:
-        config = AutoConfig.from_pretrained(str(source))
-        for key, value in extra.items():
-            setattr(config, key, value)
         if config.model_type != "bert":
             raise ValueError(f"finetune.head={head} needs a BERT encoder; {source} is "
                              f"{config.model_type!r}")
