@@ -149,7 +149,8 @@ def test_brat_folder_is_swapped_in_and_keeps_other_files(tmp_path):
     paths = write_brat_folder(out, [doc])
     assert paths == [out / "corpus_3.ann"]
     assert tree(out) == {"corpus_3.ann": "T1\tSYMPTOM 0 2\t头痛\n".encode(),
-                         "corpus_3.txt": "头痛\n".encode(), "notes.md": b"mine"}
+                         "corpus_3.txt": "头痛\n".encode(), "notes.md": b"mine",
+                         "manifest.tsv": b"id\tfile\ncorpus:3\tcorpus_3.txt\n"}
     with pytest.raises(ValueError, match="does not match"):
         write_brat_folder(out, [Document("9", "abc", [Entity(0, 1, "X", "b")])])
     assert set(tree(out)) == {"corpus_3.ann", "corpus_3.txt", "notes.md"}
