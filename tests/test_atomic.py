@@ -153,7 +153,7 @@ def test_brat_folder_is_swapped_in_and_keeps_other_files(tmp_path):
                          "manifest.tsv": b"id\tfile\ncorpus:3\tcorpus_3.txt\n"}
     with pytest.raises(ValueError, match="does not match"):
         write_brat_folder(out, [Document("9", "abc", [Entity(0, 1, "X", "b")])])
-    assert set(tree(out)) == {"corpus_3.ann", "corpus_3.txt", "notes.md"}
+    assert set(tree(out)) == {"corpus_3.ann", "corpus_3.txt", "notes.md", "manifest.tsv"}
     assert names(tmp_path) == ["predictions"]
 
 
