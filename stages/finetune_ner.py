@@ -10,7 +10,8 @@ Inputs
   tokenizer                    the copy of models/tokenizer saved in models/pretrained/
                                (its vocabulary also sizes a scratch model)
 Outputs
-  models/ner/                  safetensors + tokenizer, ``id2label`` in the config
+  models/ner/                  safetensors + tokenizer, ``id2label`` in the config, and a
+                               model card README.md (``dapt.training.model_card``)
   metrics/finetune.json        {"dev": {f1, precision, recall, best_epoch, ...}, "train": {...}}
   dvclive/finetune/            curves: train loss/lr, dev f1/precision/recall per epoch
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from transformers import DataCollatorForTokenClassification
 
@@ -43,6 +45,7 @@ from dapt.training.arguments import (
 )
 from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
+from dapt.training.model_card import digest, ner_card, read_card_meta, write_card
 from dapt.training.models import save_model, seed_for_init
 from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, encode_windows
 
@@ -125,6 +128,9 @@ def run(params: Params, paths: Paths) -> dict | None:
                   "windows": len(train_rows), "epochs": cfg["epochs"], "labels": len(labels),
                   "stopped_early": best.stopped_early},
     }
+    pretrained_meta = read_card_meta(paths.pretrained) if cfg["init"] == "pretrained" else {}
+    inputs = digest([Path(paths.ner), Path(paths.dev)])
+    write_card(paths.out, ner_card(params, labels, pretrained_meta, inputs, metrics["dev"]))
     write_json(paths.metrics, metrics)
     log.info("best epoch %d: dev F1 %.4f (P %.4f, R %.4f); saved %s", best.epoch, dev["f1"],
              dev["precision"], dev["recall"], paths.out)

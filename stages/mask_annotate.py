@@ -4,6 +4,7 @@ Reads ``data/tokenized/mlm.parquet`` and ``models/tokenizer``; writes
 
   data/masked/train.parquet   ``mask_dupe`` masked copies of every non-held-out sequence
   data/masked/eval.parquet    ``mask.eval_sequences`` held-out sequences, one copy each
+  data/masked/masking.json    the masking params and headline rates (for model cards)
   metrics/masking.json        mask rate, entity shares, lexicon size/matches, per type
 
 Each row is one masked copy: ``seq_id``, ``copy``, ``input_ids``, ``labels``, ``mask_unit``,
@@ -28,7 +29,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from dapt.cli import path_flag, stage_main
-from dapt.data.contracts import MASKED_SCHEMA, TRAIN, write_json, write_table
+from dapt.data.contracts import MASKED_SCHEMA, MASKING_RECORD, TRAIN, write_json, write_table
 from dapt.masking.sequences import Sequences, read_sequences, segment_index
 from dapt.masking.stats import mask_stats
 from dapt.masking.strategies import MaskConfig, Masked, Masker, Vocab
@@ -149,6 +150,10 @@ def run(params: Params, paths: Paths) -> dict:
     metrics = {"strategy": cfg.strategy, "mask_prob": cfg.prob, "mask_budget": cfg.budget,
                **info, **mask_stats(masker, copies, train_rows, entities, in_entity)}
     metrics["eval"] = mask_stats(masker, copies[:1], held_out, entities, in_entity)
+    write_json(out / MASKING_RECORD, {
+        "strategy": cfg.strategy, "mask_prob": cfg.prob, "mask_budget": cfg.budget,
+        "mask_dupe": dupe, "seed": params["seed"], "mask": params["mask"].to_dict(),
+        **{k: metrics[k] for k in ("mask_rate", "entity_masked_share", "no_mask_share")}})
     if paths.metrics is not None:
         write_json(paths.metrics, metrics)
     log.info("train: %d sequences x %d copies, mask rate %.4f, entity masked share %.4f, "

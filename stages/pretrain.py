@@ -5,7 +5,8 @@ Inputs
   models/tokenizer/                  the tokenizer of the tokenize stage
   base_model                         hub id / local folder, or ``scratch`` (``scratch`` params)
 Outputs
-  models/pretrained/                 safetensors + tokenizer (``AutoModelForMaskedLM``)
+  models/pretrained/                 safetensors + tokenizer (``AutoModelForMaskedLM``) and
+                                     a model card README.md (``dapt.training.model_card``)
   metrics/pretrain.json              {"eval": {...}, "train": {...}}
   dvclive/pretrain/                  curves (plots/metrics/*.tsv at the global step)
   checkpoints/pretrain/              Trainer checkpoints (a DVC ``persist`` output)
@@ -29,13 +30,14 @@ Runs unchanged under ``torchrun --nproc_per_node=N -m stages.pretrain``.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from dapt.cli import path_flag, stage_main
-from dapt.data.contracts import read_masked, write_json
+from dapt.data.contracts import MASKING_RECORD, read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.params import Params
 from dapt.training.arguments import report_speed, run_precision, speed_start
@@ -49,6 +51,7 @@ from dapt.training.checkpoints import (
 from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.mlm import build_mlm_trainer, check_lengths, final_eval, training_rows
+from dapt.training.model_card import digest, pretrained_card, write_card
 from dapt.training.models import build_mlm_model, save_model, seed_for_init
 
 log = logging.getLogger("pretrain")
@@ -118,6 +121,9 @@ def run(params: Params, paths: Paths) -> dict | None:
         },
     }
     save_model(trainer.model, tokenizer, paths.out)
+    masking = json.loads((masked / MASKING_RECORD).read_text(encoding="utf-8"))
+    inputs = digest([masked / "train.parquet", masked / "eval.parquet", Path(paths.tokenizer)])
+    write_card(paths.out, pretrained_card(params, masking, inputs, metrics))
     write_json(paths.metrics, metrics)
     # Checkpoints only serve an interrupted run; a finished one leaves just the fingerprint
     # (so the persisted folder is byte-identical across reruns).

@@ -10,6 +10,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForMaskedLM, pipeline
 
+from dapt.training.model_card import read_card_meta
 from tests.helpers import TINY, run_module, split_and_tokenize, write_brat, write_params
 
 ENV = {"OMP_NUM_THREADS": "1"}
@@ -80,6 +81,15 @@ def test_best_epoch_model_is_saved_and_usable_by_the_pipeline(data, tmp_path):
     assert metrics["dev"]["f1"] == max(per_epoch)
     assert per_epoch.index(max(per_epoch)) + 1 == metrics["dev"]["best_epoch"]
 
+    card = read_card_meta(run / "ner")
+    assert card["pipeline_tag"] == "token-classification"
+    scores = card["model-index"][0]["results"][0]["metrics"]
+    assert {m["type"]: m["value"] for m in scores} == {
+        k: metrics["dev"][k] for k in ("f1", "precision", "recall")}
+    assert card["dapt"]["labels"][0] == "O" and card["dapt"]["finetune"]["epochs"] == 8
+    assert card["dapt"]["pretraining"] is None  # the stand-in folder has no card of its own
+    assert 'pipeline("token-classification"' in (run / "ner" / "README.md").read_text()
+
     config = AutoConfig.from_pretrained(run / "ner")
     assert config.id2label[0] == "O"
     assert {"B-SYMPTOM", "I-SYMPTOM", "B-PERSON_GROUP"} <= set(config.id2label.values())
@@ -127,6 +137,8 @@ def test_bilstm_crf_head_with_early_stopping_is_saved_and_predicts(data, tmp_pat
     if metrics["train"]["stopped_early"]:  # patience 2: two epochs without a better dev F1
         assert epochs_run == metrics["dev"]["best_epoch"] + 2
     assert AutoConfig.from_pretrained(run / "ner").ner_head == "bilstm_crf"
+    card = (run / "ner" / "README.md").read_text()
+    assert "python -m dapt.predict" in card and "load_token_classifier" in card
     # The saved model, loaded by the project's predictor, reproduces the best dev F1.
     dev = read_jsonl(data / "split" / "dev.jsonl")
     predicted = NerPredictor.from_pretrained(run / "ner", TINY["tokenize.max_len"]).predict(dev)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+from dapt.training.model_card import read_card_meta
 from tests.helpers import REPO, TINY, demo_subset, run_module, split_and_tokenize, write_params
 
 # One thread per process: tiny models gain nothing from more, and runs compared for
@@ -58,6 +59,16 @@ def test_saves_model_metrics_curves_and_guards_stale_checkpoints(masked, tmp_pat
                                     "masked_tokens", "entity_masked_tokens"}
     assert metrics["eval"]["masked_tokens"] >= metrics["eval"]["entity_masked_tokens"] > 0
     assert 0 <= metrics["eval"]["accuracy"] <= 1 and metrics["train"]["steps"] > 0
+
+    # The model card names the masking that made the model and the data it read.
+    card = read_card_meta(run / "pretrained")
+    masking = json.loads((masked / "masked" / "masking.json").read_text())
+    assert card["pipeline_tag"] == "fill-mask" and card["language"] == ["zh"]
+    assert card["dapt"]["masking"] == masking
+    assert masking["strategy"] == "entity" and masking["mask_dupe"] == TINY["mask_dupe"]
+    assert set(card["dapt"]["inputs_sha256"]) == {"train.parquet", "eval.parquet", "tokenizer"}
+    assert card["dapt"]["pretrain"]["save_steps"] == 2 and "base_model" not in card
+    assert str(tmp_path) not in (run / "pretrained" / "README.md").read_text()
 
     curves = run / "dvclive" / "plots" / "metrics"
     eval_loss = (curves / "eval" / "loss.tsv").read_text().splitlines()

@@ -16,6 +16,9 @@ otherwise.
   index in the sequence (-1 if unmasked); ``mask_kind`` the entity type or
   token/word/span (null if unmasked); ``in_entity`` whether the token lies in an entity
   unit (gold or lexicon), for every strategy.
+* ``masked/masking.json`` (``MASKING_RECORD``): the masking params that drew those copies
+  (strategy, mask_prob, mask_budget, mask_dupe, seed, ``mask`` section) and the headline
+  rates (mask_rate, entity_masked_share, no_mask_share); model cards quote it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ TRAIN, DEV, TEST, UNLABELED = "train", "dev", "test", "unlabeled"
 LABELED_SPLITS = (TRAIN, DEV, TEST)
 SPLITS = (*LABELED_SPLITS, UNLABELED)
 IGNORE_LABEL = -100  # label of a token that is not predicted
+MASKING_RECORD = "masking.json"  # in the masked-data folder, beside the Parquet files
 
 NER_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("split", pa.string()), ("window", pa.int32()),
