@@ -1,8 +1,10 @@
 """Command-line shape shared by the stage scripts: ``--help``, ``--params``, path flags.
 
 A stage declares its inputs and outputs as a ``Paths`` dataclass whose defaults are the
-dvc.yaml paths; ``stage_main`` turns it into flags (``out_dir`` -> ``--out-dir``), loads the
-params file, configures logging and calls ``run(params, paths)``.
+dvc.yaml paths; ``stage_main`` turns it into flags (``out_dir`` -> ``--out-dir``), loads and
+validates the params file (a bad value stops the stage at once with one line per problem),
+keeps Hugging Face offline unless ``DAPT_ALLOW_HUB=1``, configures logging and calls
+``run(params, paths)``.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import Field, field, fields
 from typing import Any
 
-from dapt.params import PARAMS_FILE, Params, load_params
+from dapt.params import PARAMS_FILE, ParamError, Params, load_params
+from dapt.params_schema import stay_offline
 
 
 def path_flag(default: str | None, help: str) -> Field:
@@ -43,4 +47,9 @@ def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], A
     args = parser.parse_args(argv)
     setup_logging()
     paths = paths_type(**{f.name: getattr(args, f.name) for f in fields(paths_type)})
-    run(load_params(args.params), paths)
+    stay_offline()
+    try:
+        params = load_params(args.params)
+    except ParamError as exc:
+        sys.exit(f"{exc}\n(see README: Params are validated)")
+    run(params, paths)

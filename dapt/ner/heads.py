@@ -21,8 +21,6 @@ from transformers.modeling_outputs import TokenClassifierOutput
 
 from dapt.ner.crf import CRF, bio_constraints
 
-HEADS = ("softmax", "crf", "bilstm_crf")
-
 
 class BertCrfForTokenClassification(BertPreTrainedModel):
     """BERT (+ BiLSTM) + CRF token classifier; ``config.id2label`` are BIO labels."""
