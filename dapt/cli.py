@@ -1,8 +1,10 @@
 """Command-line shape shared by the stage scripts: ``--help``, ``--params``, path flags.
 
 A stage declares its inputs and outputs as a ``Paths`` dataclass whose defaults are the
-dvc.yaml paths; ``stage_main`` turns it into flags (``out_dir`` -> ``--out-dir``), loads the
-params file, configures logging and calls ``run(params, paths)``.
+dvc.yaml paths; ``stage_main`` turns it into flags (``out_dir`` -> ``--out-dir``), loads and
+validates the params file (a bad value stops the stage at once with one line per problem),
+keeps Hugging Face offline unless ``DAPT_ALLOW_HUB=1``, configures logging and calls
+``run(params, paths)``.
 
 Process guards, both taken by ``stage_main`` before ``run``:
 
@@ -28,7 +30,8 @@ from dataclasses import Field, field, fields
 from pathlib import Path
 from typing import Any
 
-from dapt.params import PARAMS_FILE, Params, load_params
+from dapt.params import PARAMS_FILE, ParamError, Params, load_params
+from dapt.params_schema import stay_offline
 
 try:
     import fcntl
@@ -128,6 +131,11 @@ def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], A
     args = parser.parse_args(argv)
     setup_logging()
     die_with_parent()
+    stay_offline()
+    try:
+        params = load_params(args.params)  # the whole file is validated before any work
+    except ParamError as exc:
+        sys.exit(f"{exc}\n(see README: Params are validated)")
     if before_run is not None:
         before_run()
     paths = paths_type(**{f.name: getattr(args, f.name) for f in fields(paths_type)})
@@ -135,4 +143,4 @@ def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], A
     if os.environ.get("RANK", "0") != "0":  # under torchrun the main process holds the locks
         outputs = []
     with lock_outputs(Path(run.__code__.co_filename).stem, filter(None, outputs)):
-        run(load_params(args.params), paths)
+        run(params, paths)

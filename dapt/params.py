@@ -1,19 +1,37 @@
-"""params.yaml, the one source of every knob: loading and strict access.
+"""params.yaml, the one source of every knob: loading, validation and strict access.
 
-``load_params`` returns a read-only ``Params`` mapping. A missing key raises ``ParamError``
-naming the dotted key and the file actually read; there are no fallbacks in code.
+``load_params`` checks the whole file against ``dapt.params_schema`` (every problem is
+reported, each naming the file actually read, the dotted key, the value and the rule) and
+returns a read-only ``Params`` mapping of the values as read. A missing key raises
+``ParamError`` naming the dotted key and the file; there are no fallbacks in code. A plain
+dict given to a stage's ``run`` (tests, notebooks) is wrapped by ``as_params`` unchecked.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from dapt.params_schema import SCRATCH as SCRATCH  # re-exported for the stages
+from dapt.params_schema import RuleError, schema_for
 
 PARAMS_FILE = Path("params.yaml")
-SCRATCH = "scratch"  # base_model value: a new BERT from the ``scratch`` params
+
+
+class YamlLoader(yaml.SafeLoader):
+    """``SafeLoader`` that also reads exponents without a dot (``5e-05``, as DVC's ``-S``
+    writes them; YAML 1.2) as floats, not strings."""
+
+
+YamlLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                 re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+                                 list("-+.0123456789"))
 
 
 class ParamError(ValueError):
@@ -60,13 +78,39 @@ def as_params(params: Mapping[str, Any], file: str = str(PARAMS_FILE)) -> Params
     return params if isinstance(params, Params) else Params(params, file)
 
 
+def problems(data: dict[str, Any]) -> list[str]:
+    """Every schema violation of a params mapping as ``key=value: rule`` (empty: valid)."""
+    try:
+        schema_for(data).model_validate(data)
+    except ValidationError as exc:
+        return [problem(e) for e in exc.errors()]
+    return []
+
+
+def problem(error: ErrorDetails) -> str:
+    """One pydantic error as ``dotted.key=value: rule``."""
+    key = ".".join(str(part) for part in error["loc"])
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, RuleError):
+        return str(cause)
+    if error["type"] == "missing":
+        return f"{key}: missing"
+    if error["type"] == "extra_forbidden":
+        return f"{key}={error['input']!r}: unknown key"
+    rule = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    return f"{key}={error['input']!r}: {rule}"
+
+
 def load_params(path: Path | str = PARAMS_FILE) -> Params:
-    """Read a params file."""
+    """Read and validate a params file; ``ParamError`` lists every problem."""
     path = Path(path)
     if not path.is_file():
         raise ParamError(f"{path}: params file not found")
     with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        data = yaml.load(f, Loader=YamlLoader)
     if not isinstance(data, Mapping):
         raise ParamError(f"{path}: expected a YAML mapping of params")
+    found = problems(data)
+    if found:
+        raise ParamError("\n".join(f"{path}: {p}" for p in found))
     return Params(data, str(path))

@@ -51,8 +51,6 @@ from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, enco
 
 log = logging.getLogger("finetune-ner")
 
-INITS = ("pretrained", "base")
-
 
 @dataclass
 class Paths:
@@ -72,10 +70,7 @@ class Paths:
 
 def model_source(params: Params, pretrained: str) -> str:
     """The checkpoint fine-tuning starts from, by ``finetune.init``."""
-    init = params["finetune"]["init"]
-    if init not in INITS:
-        raise params["finetune"].error("init", f"must be one of {INITS}")
-    return pretrained if init == "pretrained" else params["base_model"]
+    return pretrained if params["finetune"]["init"] == "pretrained" else params["base_model"]
 
 
 def run(params: Params, paths: Paths) -> dict | None:

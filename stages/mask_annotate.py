@@ -118,8 +118,6 @@ def run(params: Params, paths: Paths) -> dict:
     params = as_params(params)
     cfg = MaskConfig.from_params(params)
     dupe = int(params["mask_dupe"])
-    if dupe < 1:
-        raise params.error("mask_dupe", "must be >= 1")
     seqs = read_sequences(paths.mlm)
     if not len(seqs):
         raise ValueError(f"{paths.mlm}: no MLM sequences")

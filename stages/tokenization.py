@@ -119,12 +119,9 @@ def build_tokenizer(params: Params, docs: dict[str, list[Document]]):
         log.info("loading tokenizer of %s", base)
         return load_tokenizer(base)
     cfg = params["tokenize"]
-    kind = cfg["scratch_vocab"]
-    if kind == "chinese":
+    if cfg["scratch_vocab"] == "chinese":
         log.info("fixed BERT-Chinese-layout vocabulary (dapt.data.chinese_vocab)")
         return chinese_tokenizer()
-    if kind != "wordpiece":
-        raise cfg.error("scratch_vocab", "must be wordpiece or chinese")
     texts = [d.text for d in docs[TRAIN] + docs[UNLABELED]]
     log.info("training a WordPiece vocabulary on %d documents", len(texts))
     return train_scratch_tokenizer(texts, cfg["vocab_size"], cfg["min_frequency"])

@@ -123,6 +123,3 @@ def test_tokenize_hook_selects_the_vocabulary():
     docs = {"train": [], "unlabeled": []}
     params = {"base_model": "scratch", "tokenize": {"scratch_vocab": "chinese"}}
     assert len(build_tokenizer(params, docs)) == len(vocab_tokens())
-    params["tokenize"]["scratch_vocab"] = "bpe"
-    with pytest.raises(ValueError, match="scratch_vocab"):
-        build_tokenizer(params, docs)

@@ -79,8 +79,6 @@ def test_crf_classifier_builds_from_a_saved_masked_lm(tmp_path):
     assert isinstance(model, BertCrfForTokenClassification) and model.lstm is None
     assert torch.equal(model.bert.embeddings.word_embeddings.weight,
                        mlm.bert.embeddings.word_embeddings.weight)
-    with pytest.raises(ValueError, match="finetune.head"):
-        build_token_classifier(tmp_path / "mlm", LABELS, {}, tokenizer, "lstm", 8)
 
 
 def test_masked_position_logits_equal_full_logits_and_loss(tmp_path):

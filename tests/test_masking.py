@@ -171,8 +171,6 @@ def test_lexicon_from_train_only_with_min_len_and_conflicts(tmp_path):
     assert set(units.row.tolist()) == {3}  # train rows keep their gold entities only
     assert list(zip(units.start.tolist(), units.end.tolist(), units.kind.tolist())) == [
         (1, 3, "PERSON_GROUP"), (3, 5, "SYMPTOM"), (5, 7, "SYMPTOM")]
-    with pytest.raises(ValueError, match="majority or skip"):
-        build_lexicon(seqs, 2, "vote")
 
 
 def test_longest_match_wins_then_leftmost():
@@ -439,11 +437,9 @@ def test_bad_input_fails_clearly(tmp_path):
         read_sequences(tmp_path / "m.parquet")
 
 
-def test_bad_params_fail_clearly(tmp_path):
-    with pytest.raises(ValueError, match="mask_strategy"):
-        MaskConfig.from_params(params(mask_strategy="bogus"))
-    with pytest.raises(ValueError, match="replace_mask"):
-        MaskConfig.from_params(params(replace_mask=0.95))
+def test_more_held_out_sequences_than_data_fail_clearly():
+    # Value ranges of the params are the schema's (tests/test_params.py); this bound
+    # depends on the data.
     with pytest.raises(ValueError, match="eval_sequences"):
         eval_rows(10, 10, 0)
     assert math.isclose(eval_rows(100, 5, 0).size, 5)

@@ -23,7 +23,6 @@ def test_choice(requested, cuda, cuda_bf16, chosen):
 @pytest.mark.parametrize("requested, cuda, cuda_bf16, message", [
     ("fp16", False, False, "needs a CUDA GPU"),
     ("bf16", True, False, "no bf16 support"),
-    ("half", False, False, "must be one of"),
 ])
 def test_impossible_choice_fails_with_a_clear_message(requested, cuda, cuda_bf16, message):
     with pytest.raises(ValueError, match=message):

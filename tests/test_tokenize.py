@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, BertConfig
 
 from dapt.data.documents import read_jsonl
 from dapt.ner.bio import decode_bio
@@ -88,8 +89,10 @@ def test_eval_text_joins_mlm_only_on_request(tmp_path):
 
 def test_pretrained_tokenizer_path(demo_run, tmp_path):
     """base_model pointing at a local checkpoint folder uses its tokenizer unchanged."""
+    model = shutil.copytree(demo_run / "tokenizer", tmp_path / "model")
+    BertConfig().save_pretrained(model)  # a model folder has a config.json (params schema)
     split_and_tokenize(tmp_path, DEMO / "labeled", DEMO / "unlabeled",
-                       **{"base_model": str(demo_run / "tokenizer"), "tokenize.max_len": 64})
+                       **{"base_model": str(model), "tokenize.max_len": 64})
     assert digest(tmp_path / "tokenized") == digest(demo_run / "tokenized")
 
 

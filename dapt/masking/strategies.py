@@ -7,7 +7,8 @@ uniforms laid out as ``[select k | order k | replace k | token n]`` (k units, n 
 the unit's Bernoulli draw, its rank for the budget, its 80/10/10 draw, and one uniform
 per token that picks a random replacement id.
 
-Strategies (``mask_strategy``), ``p = mask_prob``:
+Strategies (``mask_strategy``, the names of ``dapt.params_schema.Strategy``; the schema
+checks every value range), ``p = mask_prob``:
 
 * ``token``: each maskable token with p (BERT);
 * ``wwm``: each jieba word with p (Chinese-BERT-wwm);
@@ -37,9 +38,8 @@ import numpy as np
 from dapt.data.contracts import IGNORE_LABEL
 from dapt.masking.sequences import Sequences, exclusive_cumsum
 from dapt.masking.units import Units, token_units
-from dapt.params import ParamError, as_params
+from dapt.params import as_params
 
-STRATEGIES = ("token", "wwm", "entity", "entity_token", "span")
 MASK, RANDOM, KEEP = 0, 1, 2
 
 BASE_KINDS = ("span", "token", "word")
@@ -61,34 +61,13 @@ class MaskConfig:
     def from_params(cls, params: Mapping) -> MaskConfig:
         params = as_params(params)
         m = params["mask"]
-        cfg = cls(
+        return cls(
             strategy=params["mask_strategy"], prob=float(params["mask_prob"]),
             budget=None if params["mask_budget"] is None else float(params["mask_budget"]),
             token_prob=float(m["token_prob"]), replace_mask=float(m["replace_mask"]),
             replace_random=float(m["replace_random"]), span_p=float(m["span_p"]),
             span_max=int(m["span_max"]), seed=int(params["seed"]),
         )
-        cfg.validate(params.file)
-        return cfg
-
-    def validate(self, file: str = "params.yaml") -> None:
-        """Raise ``ParamError`` (naming ``file``) on the first out-of-range value."""
-        checks = [
-            (self.strategy in STRATEGIES, f"mask_strategy must be one of {STRATEGIES}"),
-            (0.0 <= self.prob <= 1.0, "mask_prob must lie in [0, 1]"),
-            (self.budget is None or 0.0 < self.budget <= 1.0,
-             "mask_budget must be null or in (0, 1]"),
-            (0.0 <= self.token_prob <= 1.0, "mask.token_prob must lie in [0, 1]"),
-            (min(self.replace_mask, self.replace_random) >= 0
-             and self.replace_mask + self.replace_random <= 1.0,
-             "mask.replace_mask + mask.replace_random must be <= 1 (both >= 0)"),
-            (0.0 < self.span_p < 1.0, "mask.span_p must lie in (0, 1)"),
-            (self.span_max >= 1, "mask.span_max must be >= 1"),
-            (self.seed >= 0, "seed must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ParamError(f"{file}: {message} ({self})")
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,6 @@ def build_lexicon(seqs: Sequences, min_len: int, conflict: str) -> Lexicon:
     A surface annotated with several types is resolved by ``conflict``: ``majority`` keeps
     the most frequent type (ties: alphabetical first), ``skip`` drops the surface.
     """
-    if conflict not in ("majority", "skip"):
-        raise ValueError(f"mask.lexicon_conflict must be majority or skip, got {conflict!r}")
     counts: dict[str, Counter] = {}
     short = 0
     for surface, typ in entity_surfaces(seqs):

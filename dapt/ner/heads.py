@@ -29,7 +29,6 @@ from transformers.modeling_outputs import TokenClassifierOutput
 
 from dapt.ner.crf import CRF, bio_constraints
 
-HEADS = ("softmax", "crf", "bilstm_crf")
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
            "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model",

@@ -25,7 +25,7 @@ from transformers import (
 from dapt.data.contracts import IGNORE_LABEL
 from dapt.data.documents import Document
 from dapt.data.tokenizer_io import checkpoint_config
-from dapt.ner.heads import HEADS, BertCrfForTokenClassification
+from dapt.ner.heads import BertCrfForTokenClassification
 from dapt.ner.inference import NerPredictor
 from dapt.ner.scoring import doc_spans, score_spans
 from dapt.params import SCRATCH
@@ -46,8 +46,6 @@ def build_token_classifier(
     ``head``: ``softmax`` (``AutoModelForTokenClassification``), ``crf`` or ``bilstm_crf``
     (``dapt.ner.heads.BertCrfForTokenClassification``, BERT encoders only).
     """
-    if head not in HEADS:
-        raise ValueError(f"finetune.head must be one of {HEADS}, got {head!r}")
     id2label = dict(enumerate(labels))
     label2id = {label: i for i, label in id2label.items()}
     extra: dict[str, Any] = dict(num_labels=len(labels), id2label=id2label, label2id=label2id)
