@@ -15,7 +15,7 @@ from dapt.data.readers import InputError, ReadReport, read_brat_folder, read_cor
 from dapt.ner.heads import is_local_model
 from dapt.ner.inference import NerPredictor
 from dapt.predict import main
-from tests.helpers import tiny_token_classifier, write_brat
+from tests.helpers import tiny_token_classifier, write_brat, write_params
 
 LABELS = ["O", "B-SYMPTOM", "I-SYMPTOM"]
 TEXT = "用于头痛发热，咽喉肿痛。"
@@ -157,7 +157,7 @@ def test_max_len_at_the_model_limit_works(model_dir, tmp_path):
 
 
 def test_max_len_from_the_params_file_names_the_params_key(model_dir, tmp_path, caplog):
-    (tmp_path / "p.yaml").write_text("tokenize: {max_len: 128}\n", encoding="utf-8")
+    write_params(tmp_path / "p.yaml", **{"tokenize.max_len": 128})  # a complete, valid file
     write_brat(tmp_path / "in", "1", TEXT)
     caplog.clear()
     with pytest.raises(SystemExit):
