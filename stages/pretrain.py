@@ -8,7 +8,6 @@ Outputs
   models/pretrained/                 safetensors + tokenizer (``AutoModelForMaskedLM``)
   metrics/pretrain.json              {"eval": {...}, "train": {...}}
   dvclive/pretrain/                  curves (plots/metrics/*.tsv at the global step)
-  checkpoints/pretrain/              Trainer checkpoints (a DVC ``persist`` output)
 
 Training
   The masks are data (mask-annotate drew them, seeded), so the collator only pads: there is
@@ -18,10 +17,12 @@ Training
   (``dapt.training.mlm``).
 
 Resume
-  A checkpoint is written every ``save_steps`` (the last one kept) and removed once the run
-  has finished and saved its outputs. A rerun resumes from the newest complete checkpoint
-  when its fingerprint (stage params, input files, world size and the stage's code deps as
-  dvc.yaml lists them) matches (``dapt.training.checkpoints``).
+  A checkpoint is written every ``save_steps`` (the last one kept) to
+  ``$DAPT_CHECKPOINT_DIR/pretrain/<fingerprint>/`` (default root ``~/.cache/dapt/checkpoints``,
+  outside the repo, so neither ``dvc repro`` nor ``dvc exp run`` resets it) and removed once
+  the run has saved its outputs. A rerun with the same fingerprint (stage params, input files
+  and a local base model, world size, the stage's code deps as dvc.yaml lists them) resumes
+  from the newest complete checkpoint (``dapt.training.checkpoints``).
 
 Determinism and devices: see ``dapt.training.models`` (CPU runs are bitwise reproducible).
 Runs unchanged under ``torchrun --nproc_per_node=N -m stages.pretrain``.
@@ -30,7 +31,6 @@ Runs unchanged under ``torchrun --nproc_per_node=N -m stages.pretrain``.
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +39,7 @@ from dapt.data.contracts import read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.params import Params
 from dapt.training.arguments import run_precision
-from dapt.training.checkpoints import (
-    checkpoint_step,
-    checkpoints,
-    fingerprint,
-    prepare_checkpoints,
-    stage_code_files,
-)
+from dapt.training.checkpoints import ResumableRun
 from dapt.training.live import LiveCallback
 from dapt.training.mlm import build_mlm_trainer, check_lengths, final_eval, training_rows
 from dapt.training.models import build_mlm_model, save_model, seed_for_init
@@ -58,7 +52,8 @@ class Paths:
     masked_dir: str = path_flag("data/masked", "masked copies")
     tokenizer: str = path_flag("models/tokenizer", "tokenizer folder")
     out: str = path_flag("models/pretrained", "model folder")
-    checkpoints: str = path_flag("checkpoints/pretrain", "resumable checkpoints")
+    checkpoints: str | None = path_flag(None, "resume-state root (default: "
+                                              "$DAPT_CHECKPOINT_DIR or ~/.cache/dapt/checkpoints)")
     metrics: str = path_flag("metrics/pretrain.json", "MLM metrics")
     live_dir: str = path_flag("dvclive/pretrain", "dvclive folder")
 
@@ -78,22 +73,17 @@ def run(params: Params, paths: Paths) -> dict | None:
     seed_for_init(params["seed"])
     model = build_mlm_model(params["base_model"], params["scratch"], tokenizer)
     check_lengths(train_rows + eval_rows, model)
-    trainer = build_mlm_trainer(params, model, tokenizer, train_rows, eval_rows,
-                                paths.checkpoints, callbacks=[LiveCallback(paths.live_dir, own)])
+    trainer = build_mlm_trainer(params, model, tokenizer, train_rows, eval_rows, paths.out,
+                                callbacks=[LiveCallback(paths.live_dir, own)])
     targs = trainer.args
-    # Code and process count are part of the key: a checkpoint written by other code or
-    # another world size (different steps per epoch) must not be resumed.
-    key = fingerprint({**own, "world_size": targs.world_size},
-                      [masked / "train.parquet", masked / "eval.parquet", Path(paths.tokenizer)],
-                      stage_code_files("pretrain"))
-    with targs.main_process_first(local=False, desc="checkpoint check"):
-        resume = prepare_checkpoints(Path(paths.checkpoints), key, targs.process_index == 0)
-    if resume is not None:
-        log.info("resuming from %s (step %d)", resume, checkpoint_step(resume))
+    run_state = ResumableRun(trainer, "pretrain", own,
+                             [masked / "train.parquet", masked / "eval.parquet",
+                              Path(paths.tokenizer), Path(params["base_model"])],
+                             paths.checkpoints)
     log.info("device %s, %d process(es), precision %s", targs.device, targs.world_size,
              "bf16" if targs.bf16 else "fp16" if targs.fp16 else "fp32")
 
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    run_state.train()
     scores = final_eval(trainer)
     if not trainer.is_world_process_zero():
         return None
@@ -112,10 +102,7 @@ def run(params: Params, paths: Paths) -> dict | None:
     }
     save_model(trainer.model, tokenizer, paths.out)
     write_json(paths.metrics, metrics)
-    # Checkpoints only serve an interrupted run; a finished one leaves just the fingerprint
-    # (so the persisted folder is byte-identical across reruns).
-    for path in checkpoints(Path(paths.checkpoints)):
-        shutil.rmtree(path)
+    run_state.finish()  # checkpoints only serve an interrupted run
     log.info("eval loss %.4f, perplexity %.2f, accuracy %.4f, entity accuracy %s; saved %s",
              metrics["eval"]["loss"], metrics["eval"]["perplexity"],
              metrics["eval"]["accuracy"], metrics["eval"]["entity_accuracy"], paths.out)
