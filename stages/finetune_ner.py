@@ -17,6 +17,15 @@ Outputs
 Labels are ``O`` plus ``B-``/``I-`` of every entity type seen in the train windows. After
 each epoch the model tags the whole dev documents and is scored with strict span F1; the
 weights of the best epoch (earliest on ties) are saved (``dapt.training.ner``).
+
+Resume
+  A checkpoint is written after each epoch to
+  ``$DAPT_CHECKPOINT_DIR/finetune-ner/<fingerprint>/`` (default root
+  ``~/.cache/dapt/checkpoints``, outside the repo) with the best epoch so far (its weights,
+  dev scores and number) beside the Trainer state, and removed once the run has saved its
+  outputs. A rerun with the same fingerprint (stage params, input files, world size, the
+  stage's code deps) resumes from the newest complete one (``dapt.training.checkpoints``).
+
 Determinism and devices: see ``dapt.training.models``.
 """
 
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from transformers import DataCollatorForTokenClassification
 
@@ -39,6 +49,7 @@ from dapt.training.arguments import (
     token_loss,
     training_arguments,
 )
+from dapt.training.checkpoints import ResumableRun
 from dapt.training.live import LiveCallback
 from dapt.training.models import save_model, seed_for_init
 from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, encode_windows
@@ -58,8 +69,8 @@ class Paths:
     out: str = path_flag("models/ner", "NER model folder")
     metrics: str = path_flag("metrics/finetune.json", "dev metrics")
     live_dir: str = path_flag("dvclive/finetune", "dvclive folder")
-    work_dir: str | None = path_flag(None, "Trainer output_dir (nothing is saved there; "
-                                           "default: --out)")
+    checkpoints: str | None = path_flag(None, "resume-state root (default: "
+                                              "$DAPT_CHECKPOINT_DIR or ~/.cache/dapt/checkpoints)")
 
 
 def model_source(params: Params, pretrained: str) -> str:
@@ -92,8 +103,8 @@ def run(params: Params, paths: Paths) -> dict | None:
     model = build_token_classifier(source, labels, params["scratch"], tokenizer, head,
                                    cfg["lstm_hidden_size"])
     best = KeepBest(cfg["patience"])
-    targs = training_arguments(paths.work_dir or paths.out, cfg, params["seed"], precision,
-                               eval_strategy="epoch",
+    targs = training_arguments(paths.out, cfg, params["seed"], precision,
+                               eval_strategy="epoch", save_strategy="epoch",
                                per_device_eval_batch_size=2 * cfg["batch_size"])
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
     trainer = NerTrainer(model=model, args=targs, data_collator=collator,
@@ -103,7 +114,10 @@ def run(params: Params, paths: Paths) -> dict | None:
                          # CRF heads compute their own loss (sequence log-likelihood).
                          compute_loss_func=token_loss if head == "softmax" else None,
                          callbacks=[best, LiveCallback(paths.live_dir, own)])
-    trainer.train()
+    run_state = ResumableRun(trainer, "finetune-ner", own,
+                             [Path(paths.ner), Path(paths.dev), Path(paths.tokenizer),
+                              Path(source)], paths.checkpoints, required=(KeepBest.FILE,))
+    run_state.train()
     if not trainer.is_world_process_zero():
         return None
 
@@ -118,6 +132,7 @@ def run(params: Params, paths: Paths) -> dict | None:
                   "stopped_early": best.stopped_early},
     }
     write_json(paths.metrics, metrics)
+    run_state.finish()  # checkpoints only serve an interrupted run
     log.info("best epoch %d: dev F1 %.4f (P %.4f, R %.4f); saved %s", best.epoch, dev["f1"],
              dev["precision"], dev["recall"], paths.out)
     return metrics

@@ -151,8 +151,9 @@ class ResumableRun(TrainerCallback):
     on_epoch_end = on_step_end
 
     def on_save(self, args, state, control, **kwargs):
-        found = self.complete() if state.is_world_process_zero else []
-        for path in checkpoints(self.folder) if found else []:
+        if not state.is_world_process_zero or not (found := self.complete()):
+            return
+        for path in checkpoints(self.folder):
             if checkpoint_step(path) < checkpoint_step(found[-1]):
                 shutil.rmtree(path)
 
