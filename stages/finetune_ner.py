@@ -18,6 +18,15 @@ Outputs
 Labels are ``O`` plus ``B-``/``I-`` of every entity type seen in the train windows. After
 each epoch the model tags the whole dev documents and is scored with strict span F1; the
 weights of the best epoch (earliest on ties) are saved (``dapt.training.ner``).
+
+Resume
+  A checkpoint is written after each epoch to
+  ``$DAPT_CHECKPOINT_DIR/finetune-ner/<fingerprint>/`` (default root
+  ``~/.cache/dapt/checkpoints``, outside the repo) with the best epoch so far (its weights,
+  dev scores and number) beside the Trainer state, and removed once the run has saved its
+  outputs. A rerun with the same fingerprint (stage params, input files, world size, the
+  stage's code deps) resumes from the newest complete one (``dapt.training.checkpoints``).
+
 Determinism and devices: see ``dapt.training.models``.
 """
 
@@ -43,6 +52,7 @@ from dapt.training.arguments import (
     token_loss,
     training_arguments,
 )
+from dapt.training.checkpoints import ResumableRun
 from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.model_card import digest, ner_card, read_card_meta, write_card
@@ -62,8 +72,8 @@ class Paths:
     out: str = path_flag("models/ner", "NER model folder", output=True)
     metrics: str = path_flag("metrics/finetune.json", "dev metrics", output=True)
     live_dir: str = path_flag("dvclive/finetune", "dvclive folder", output=True)
-    work_dir: str | None = path_flag(None, "Trainer output_dir (nothing is saved there; "
-                                           "default: --out)", output=True)
+    checkpoints: str | None = path_flag(None, "resume-state root (default: "
+                                              "$DAPT_CHECKPOINT_DIR or ~/.cache/dapt/checkpoints)")
     speed: str | None = path_flag(None, "optional JSON: tokens/s (dev evaluation included) "
                                         "and peak GPU memory (wall clock, so not a DVC metric)")
 
@@ -95,8 +105,8 @@ def run(params: Params, paths: Paths) -> dict | None:
     model = build_token_classifier(source, labels, params["scratch"], tokenizer, head,
                                    cfg["lstm_hidden_size"])
     best = KeepBest(cfg["patience"])
-    targs = training_arguments(paths.work_dir or paths.out, cfg, params["seed"], precision,
-                               eval_strategy="epoch",
+    targs = training_arguments(paths.out, cfg, params["seed"], precision,
+                               eval_strategy="epoch", save_strategy="epoch",
                                per_device_eval_batch_size=2 * cfg["batch_size"])
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
     trainer = NerTrainer(model=model, args=targs, data_collator=collator,
@@ -106,8 +116,11 @@ def run(params: Params, paths: Paths) -> dict | None:
                          # CRF heads compute their own loss (sequence log-likelihood).
                          compute_loss_func=token_loss if head == "softmax" else None,
                          callbacks=[best, LiveCallback(paths.live_dir, own)])
+    run_state = ResumableRun(trainer, "finetune-ner", own,
+                             [Path(paths.ner), Path(paths.dev), Path(paths.tokenizer),
+                              Path(source)], paths.checkpoints, required=(KeepBest.FILE,))
     start = speed_start()
-    trainer.train()
+    run_state.train()
     if not trainer.is_world_process_zero():
         return None
     epochs_run = round(trainer.state.epoch or 0)
@@ -127,6 +140,7 @@ def run(params: Params, paths: Paths) -> dict | None:
     inputs = digest([Path(paths.ner), Path(paths.dev)])
     write_card(paths.out, ner_card(params, labels, pretrained_meta, inputs, metrics["dev"]))
     write_json(paths.metrics, metrics)
+    run_state.finish()  # checkpoints only serve an interrupted run
     log.info("best epoch %d: dev F1 %.4f (P %.4f, R %.4f); saved %s", best.epoch, dev["f1"],
              dev["precision"], dev["recall"], paths.out)
     return metrics

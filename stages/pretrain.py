@@ -9,7 +9,6 @@ Outputs
                                      a model card README.md (``dapt.training.model_card``)
   metrics/pretrain.json              {"eval": {...}, "train": {...}}
   dvclive/pretrain/                  curves (plots/metrics/*.tsv at the global step)
-  checkpoints/pretrain/              Trainer checkpoints (a DVC ``persist`` output)
 
 Training
   The masks are data (mask-annotate drew them, seeded), so the collator only pads: there is
@@ -19,10 +18,12 @@ Training
   (``dapt.training.mlm``).
 
 Resume
-  A checkpoint is written every ``save_steps`` (the last one kept) and removed once the run
-  has finished and saved its outputs. A rerun resumes from the newest complete checkpoint
-  when its fingerprint (stage params, input files, world size and the stage's code deps as
-  dvc.yaml lists them) matches (``dapt.training.checkpoints``).
+  A checkpoint is written every ``save_steps`` (the last one kept) to
+  ``$DAPT_CHECKPOINT_DIR/pretrain/<fingerprint>/`` (default root ``~/.cache/dapt/checkpoints``,
+  outside the repo, so neither ``dvc repro`` nor ``dvc exp run`` resets it) and removed once
+  the run has saved its outputs. A rerun with the same fingerprint (stage params, input files
+  and a local base model, world size, the stage's code deps as dvc.yaml lists them) resumes
+  from the newest complete checkpoint (``dapt.training.checkpoints``).
 
 Determinism and devices: see ``dapt.training.models`` (CPU runs are bitwise reproducible).
 Runs unchanged under ``torchrun --nproc_per_node=N -m stages.pretrain``.
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,13 +41,7 @@ from dapt.data.contracts import MASKING_RECORD, read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.params import Params
 from dapt.training.arguments import report_speed, run_precision, speed_start
-from dapt.training.checkpoints import (
-    checkpoint_step,
-    checkpoints,
-    fingerprint,
-    prepare_checkpoints,
-    stage_code_files,
-)
+from dapt.training.checkpoints import ResumableRun
 from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.mlm import build_mlm_trainer, check_lengths, final_eval, training_rows
@@ -62,7 +56,8 @@ class Paths:
     masked_dir: str = path_flag("data/masked", "masked copies")
     tokenizer: str = path_flag("models/tokenizer", "tokenizer folder")
     out: str = path_flag("models/pretrained", "model folder", output=True)
-    checkpoints: str = path_flag("checkpoints/pretrain", "resumable checkpoints", output=True)
+    checkpoints: str | None = path_flag(None, "resume-state root (default: "
+                                              "$DAPT_CHECKPOINT_DIR or ~/.cache/dapt/checkpoints)")
     metrics: str = path_flag("metrics/pretrain.json", "MLM metrics", output=True)
     live_dir: str = path_flag("dvclive/pretrain", "dvclive folder", output=True)
     speed: str | None = path_flag(None, "optional JSON: tokens/s (evaluations included) "
@@ -84,23 +79,18 @@ def run(params: Params, paths: Paths) -> dict | None:
     seed_for_init(params["seed"])
     model = build_mlm_model(params["base_model"], params["scratch"], tokenizer)
     check_lengths(train_rows + eval_rows, model)
-    trainer = build_mlm_trainer(params, model, tokenizer, train_rows, eval_rows,
-                                paths.checkpoints, callbacks=[LiveCallback(paths.live_dir, own)])
+    trainer = build_mlm_trainer(params, model, tokenizer, train_rows, eval_rows, paths.out,
+                                callbacks=[LiveCallback(paths.live_dir, own)])
     targs = trainer.args
-    # Code and process count are part of the key: a checkpoint written by other code or
-    # another world size (different steps per epoch) must not be resumed.
-    key = fingerprint({**own, "world_size": targs.world_size},
-                      [masked / "train.parquet", masked / "eval.parquet", Path(paths.tokenizer)],
-                      stage_code_files("pretrain"))
-    with targs.main_process_first(local=False, desc="checkpoint check"):
-        resume = prepare_checkpoints(Path(paths.checkpoints), key, targs.process_index == 0)
-    if resume is not None:
-        log.info("resuming from %s (step %d)", resume, checkpoint_step(resume))
+    run_state = ResumableRun(trainer, "pretrain", own,
+                             [masked / "train.parquet", masked / "eval.parquet",
+                              Path(paths.tokenizer), Path(params["base_model"])],
+                             paths.checkpoints)
     log.info("device %s, %d process(es), precision %s", targs.device, targs.world_size,
              "bf16" if targs.bf16 else "fp16" if targs.fp16 else "fp32")
 
     start = speed_start()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    run_state.train()
     tokens = params["pretrain"]["epochs"] * sum(len(r["input_ids"]) for r in train_rows)
     if trainer.is_world_process_zero():
         report_speed(start, tokens, paths.speed)
@@ -125,10 +115,7 @@ def run(params: Params, paths: Paths) -> dict | None:
     inputs = digest([masked / "train.parquet", masked / "eval.parquet", Path(paths.tokenizer)])
     write_card(paths.out, pretrained_card(params, masking, inputs, metrics))
     write_json(paths.metrics, metrics)
-    # Checkpoints only serve an interrupted run; a finished one leaves just the fingerprint
-    # (so the persisted folder is byte-identical across reruns).
-    for path in checkpoints(Path(paths.checkpoints)):
-        shutil.rmtree(path)
+    run_state.finish()  # checkpoints only serve an interrupted run
     log.info("eval loss %.4f, perplexity %.2f, accuracy %.4f, entity accuracy %s; saved %s",
              metrics["eval"]["loss"], metrics["eval"]["perplexity"],
              metrics["eval"]["accuracy"], metrics["eval"]["entity_accuracy"], paths.out)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,11 +42,15 @@ def write_params(path: Path, source: Path = REPO / "params.yaml", **overrides) -
     return path
 
 
+def module_env(env: dict | None = None) -> dict[str, str]:
+    """Environment for ``python -m`` of a project module (plus ``env``)."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+
+
 def run_module(module: str, *args: str, cwd: Path = REPO, check: bool = True,
                env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m module args`` and fail with its output when it fails."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=module_env(env),
                           capture_output=True, text=True)
     if check and proc.returncode != 0:
         pytest.fail(f"{module} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -146,13 +154,17 @@ def git(cwd: Path, *args: str) -> str:
                           text=True).stdout
 
 
-def dvc(cwd: Path, *args: str, check: bool = True) -> str:
-    """Run dvc with the test interpreter's environment first on PATH."""
+def dvc_env(**extra: str) -> dict[str, str]:
+    """Environment for dvc: the test interpreter's environment first on PATH."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
-           "DVC_NO_ANALYTICS": "1", "PYTHONPATH": ""}
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+            "DVC_NO_ANALYTICS": "1", "PYTHONPATH": "", **extra}
+
+
+def dvc(cwd: Path, *args: str, check: bool = True, env: dict | None = None) -> str:
+    """Run dvc with the test interpreter's environment first on PATH (plus ``env``)."""
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd,
+                          env=dvc_env(**(env or {})), capture_output=True, text=True)
     if check and proc.returncode != 0:
         pytest.fail(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout + proc.stderr
@@ -215,3 +227,37 @@ def hub_checkpoint(root: Path, model_type: bool = True, hidden_size: int = 32,
         (folder / name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
     assert write_vocab(folder / "vocab.txt", HUB_SIZE) == HUB_SIZE
     return folder
+
+
+def kill_at_checkpoint(cmd: list[str], root: Path, env: dict[str, str], cwd: Path = REPO,
+                       done: Callable[[Path], bool] = lambda path: True) -> Path:
+    """Start ``cmd`` in its own process group and SIGKILL the group as soon as the resume
+    root ``root`` (``<stage>/<fingerprint>/checkpoint-<step>``) holds a complete checkpoint
+    (``trainer_state.json`` written) for which ``done(path)`` holds; returns that checkpoint."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        found = first_checkpoint(proc, root, done)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return found
+
+
+def first_checkpoint(proc: subprocess.Popen, root: Path, done: Callable[[Path], bool],
+                     timeout: float = 120) -> Path:
+    """The first complete checkpoint under ``root`` for which ``done(path)`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for state in sorted(root.glob("*/*/checkpoint-*/trainer_state.json")):
+            try:
+                if done(state.parent):
+                    return state.parent
+            except FileNotFoundError:  # removed while looked at: a newer one exists
+                continue
+        if proc.poll() is not None:
+            pytest.fail(f"{proc.args} ended (rc {proc.returncode}) before the checkpoint")
+        time.sleep(0.02)
+    pytest.fail(f"{proc.args}: no checkpoint within {timeout} s")

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForMaskedLM, pipeline
 
+from dapt.training.checkpoints import checkpoint_step
 from dapt.training.model_card import read_card_meta
-from tests.helpers import TINY, run_module, split_and_tokenize, write_brat, write_params
+from tests.helpers import (
+    TINY,
+    kill_at_checkpoint,
+    module_env,
+    run_module,
+    split_and_tokenize,
+    write_brat,
+    write_params,
+)
 
 ENV = {"OMP_NUM_THREADS": "1"}
 WORDS = {"SYMPTOM": ["头痛", "咳嗽", "发热", "腹泻"], "PERSON_GROUP": ["孕妇", "儿童"]}
@@ -55,16 +66,19 @@ def data(tmp_path_factory) -> Path:
     return tmp
 
 
-def finetune(data: Path, run: Path, **overrides):
+def finetune_args(data: Path, run: Path, **overrides) -> list[str]:
+    """Stage flags for a run in ``run`` (resume root ``run/checkpoints``)."""
     params = write_params(run.parent / f"{run.name}.yaml", data / "params.yaml",
                           **{**FAST, **overrides})
-    return run_module(
-        "stages.finetune_ner", "--params", str(params),
-        "--ner", str(data / "tokenized" / "ner.parquet"),
-        "--dev", str(data / "split" / "dev.jsonl"),
-        "--pretrained", str(data / "tiny-bert"), "--tokenizer", str(data / "tokenizer"),
-        "--out", str(run / "ner"), "--metrics", str(run / "finetune.json"),
-        "--live-dir", str(run / "dvclive"), env=ENV)
+    return ["--params", str(params), "--ner", str(data / "tokenized" / "ner.parquet"),
+            "--dev", str(data / "split" / "dev.jsonl"),
+            "--pretrained", str(data / "tiny-bert"), "--tokenizer", str(data / "tokenizer"),
+            "--out", str(run / "ner"), "--metrics", str(run / "finetune.json"),
+            "--live-dir", str(run / "dvclive"), "--checkpoints", str(run / "checkpoints")]
+
+
+def finetune(data: Path, run: Path, **overrides):
+    return run_module("stages.finetune_ner", *finetune_args(data, run, **overrides), env=ENV)
 
 
 def test_best_epoch_model_is_saved_and_usable_by_the_pipeline(data, tmp_path):
@@ -143,3 +157,29 @@ def test_bilstm_crf_head_with_early_stopping_is_saved_and_predicts(data, tmp_pat
     dev = read_jsonl(data / "split" / "dev.jsonl")
     predicted = NerPredictor.from_pretrained(run / "ner", TINY["tokenize.max_len"]).predict(dev)
     assert score_spans(doc_spans(dev), doc_spans(dev, predicted))["f1"] == metrics["dev"]["f1"]
+
+
+def test_killed_run_resumes_with_its_best_epoch_and_patience(data, tmp_path):
+    overrides = {"finetune.epochs": 12, "finetune.patience": 3}
+    reference = tmp_path / "reference"
+    finetune(data, reference, **overrides)
+    metrics = json.loads((reference / "finetune.json").read_text())
+    best = metrics["dev"]["best_epoch"]
+    # Early stopping counts epochs from a best one that lies before the kill.
+    assert metrics["train"]["stopped_early"] and best < overrides["finetune.epochs"] - 1
+
+    run = tmp_path / "killed"
+    # Killed after an epoch past the best one: the best weights are not the latest.
+    after_best = kill_at_checkpoint(
+        [sys.executable, "-m", "stages.finetune_ner", *finetune_args(data, run, **overrides)],
+        run / "checkpoints", module_env(ENV),
+        done=lambda path: json.loads((path / "trainer_state.json").read_text())["epoch"] > best)
+    assert not (run / "finetune.json").exists()
+
+    resumed = finetune(data, run, **overrides)
+    step = int(re.search(r"resuming from \S+ \(step (\d+)\)", resumed.stderr)[1])
+    assert step >= checkpoint_step(after_best)
+    for name in ("finetune.json", "ner/model.safetensors", "dvclive/plots/metrics/dev/f1.tsv",
+                 "dvclive/plots/metrics/train/loss.tsv"):
+        assert (run / name).read_bytes() == (reference / name).read_bytes(), name
+    assert not list((run / "checkpoints").rglob("checkpoint-*"))

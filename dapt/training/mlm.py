@@ -108,11 +108,12 @@ class PositionsCollator:
 def build_mlm_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: list[dict],
                       eval_rows: list[dict], output_dir: str | Path,
                       callbacks: list | None = None, **overrides: Any) -> MaskedLMTrainer:
-    """The pretrain stage's Trainer: evaluation and a checkpoint every ``save_steps``."""
+    """The pretrain stage's Trainer: evaluation and a checkpoint every ``save_steps``
+    (``dapt.training.checkpoints.ResumableRun`` keeps only the newest)."""
     cfg = params["pretrain"]
     settings: dict[str, Any] = dict(
         eval_strategy="steps", eval_steps=cfg["save_steps"],
-        save_strategy="steps", save_steps=cfg["save_steps"], save_total_limit=1,
+        save_strategy="steps", save_steps=cfg["save_steps"],
     )
     args: TrainingArguments = training_arguments(output_dir, cfg, params["seed"],
                                                  run_precision(params["precision"]),

@@ -5,16 +5,19 @@ the best epoch's weights (and stops early).
 Evaluation predicts every dev document with overlapping windows merged in document
 offsets (``dapt.ner.inference.NerPredictor``) and scores strict spans
 (``dapt.ner.scoring.score_spans``); the weights of the best epoch (earliest on ties) are
-kept in memory.
+kept in memory and saved with every checkpoint, so a resumed run knows them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
+from safetensors.torch import save_file
 from transformers import (
     AutoModelForTokenClassification,
     BertForTokenClassification,
@@ -29,6 +32,7 @@ from dapt.ner.heads import BertCrfForTokenClassification
 from dapt.ner.inference import NerPredictor
 from dapt.ner.scoring import doc_spans, score_spans
 from dapt.params import SCRATCH
+from dapt.training.checkpoints import saved_checkpoint
 from dapt.training.models import config_summary, fit_vocab, scratch_config
 from dapt.training.trainer import SeededTrainer
 
@@ -127,7 +131,15 @@ class NerTrainer(SeededTrainer):
 
 class KeepBest(TrainerCallback):
     """Keeps a copy of the weights with the best dev F1 (the earliest epoch on ties) and,
-    with ``patience``, stops training after that many epochs without a better dev F1."""
+    with ``patience``, stops training after that many epochs without a better dev F1.
+
+    Every checkpoint gets the best epoch so far (``FILE``: weights, with dev scores and epoch
+    as metadata); a run resumed from a checkpoint starts from it, so best epoch and patience
+    count on as if never interrupted. No checkpoint is saved at an early stop (a resumed run
+    would train another epoch before seeing the stop): a run killed then redoes that epoch.
+    """
+
+    FILE = "keep_best.safetensors"
 
     def __init__(self, patience: int | None = None) -> None:
         self.metrics: dict | None = None
@@ -148,3 +160,19 @@ class KeepBest(TrainerCallback):
                 log.info("no better dev F1 for %d epochs: stopping", self.patience)
                 self.stopped_early = True
                 control.should_training_stop = True
+                control.should_save = False
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.weights is not None:
+            path = saved_checkpoint(args, state) / self.FILE
+            tmp = path.with_suffix(".tmp")  # complete only once renamed
+            save_file({k: v.contiguous() for k, v in self.weights.items()}, tmp,
+                      metadata={"epoch": str(self.epoch), "metrics": json.dumps(self.metrics)})
+            tmp.replace(path)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.global_step > 0:  # resumed from the checkpoint of this step
+            with safe_open(saved_checkpoint(args, state) / self.FILE, "pt") as saved:
+                meta = saved.metadata()
+                self.weights = {k: saved.get_tensor(k) for k in saved.keys()}
+            self.epoch, self.metrics = int(meta["epoch"]), json.loads(meta["metrics"])
