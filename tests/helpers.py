@@ -1,4 +1,4 @@
-"""Test helpers: repo paths, temp params files, running stage modules, DVC in copies."""
+"""Test helpers: repo paths, temp params files, running stages, DVC in copies."""
 
 from __future__ import annotations
 
@@ -100,18 +100,38 @@ def demo_subset(dest: Path, labeled: int = 40, unlabeled: int = 10) -> Path:
 
 
 def split_and_tokenize(tmp: Path, labeled: Path, unlabeled: Path | None, **overrides) -> Path:
-    """Run the split and tokenize stages into ``tmp``; returns the params file used."""
+    """Run the split and tokenize stages into ``tmp``; returns the params file used.
+
+    The stages' command lines run in-process: a fresh interpreter per stage costs ~4 s of
+    imports, several times the work itself on the demo data.
+    """
+    from stages import split, tokenization
+
+    tmp.mkdir(parents=True, exist_ok=True)
     params = write_params(
         tmp / "params.yaml",
         **{"data.labeled_dir": str(labeled),
            "data.unlabeled_dir": str(unlabeled) if unlabeled else None, **overrides},
     )
-    run_module("stages.split", "--params", str(params), "--out", str(tmp / "split"),
-               "--metrics", str(tmp / "data.json"))
-    run_module("stages.tokenization", "--params", str(params), "--split-dir", str(tmp / "split"),
-               "--out", str(tmp / "tokenized"), "--tokenizer-out", str(tmp / "tokenizer"),
-               "--metrics", str(tmp / "tokenize.json"))
+    split.main(["--params", str(params), "--out", str(tmp / "split"),
+                "--metrics", str(tmp / "data.json")])
+    tokenization.main(["--params", str(params), "--split-dir", str(tmp / "split"),
+                       "--out", str(tmp / "tokenized"), "--tokenizer-out", str(tmp / "tokenizer"),
+                       "--metrics", str(tmp / "tokenize.json")])
     return params
+
+
+def mask_annotate(params: Path, work: Path, name: str, **overrides) -> dict:
+    """Run mask-annotate in-process on ``work``'s tokenize outputs into ``work/name``.
+
+    ``params`` is a file from ``split_and_tokenize``; overrides use dotted keys.
+    """
+    from stages.mask_annotate import Paths, run
+
+    p = with_overrides(yaml.safe_load(params.read_text(encoding="utf-8")), overrides)
+    return run(p, Paths(mlm=str(work / "tokenized" / "mlm.parquet"),
+                        tokenizer=str(work / "tokenizer"), out=str(work / name),
+                        metrics=str(work / name / "masking.json")))
 
 
 # A profile small enough that the whole pipeline runs in well under a minute on 2 cores.

@@ -253,10 +253,46 @@ def test_budget_is_never_exceeded(tmp_path, docs):
         per_row = np.add.reduceat((m.labels != IGNORE_LABEL).astype(int), seqs.offsets[:-1])
         cap = np.floor(0.2 * masker.n_maskable + 1e-9)
         assert (per_row <= cap).all() and m.budget_limited.any()
-        assert (per_row > 0).mean() > 0.9  # skip-and-continue still fills
         counts = unit_masked_counts(seqs, entities, m)
-        assert ((counts == 0) | (counts == entities.end - entities.start)).all()
+        lens = entities.end - entities.start
+        assert ((counts == 0) | (counts == lens)).all()
         assert not (m.labels != IGNORE_LABEL)[~in_ent].any()
+        # mask_prob 1 selects every unit, so skip-and-continue leaves out only units that
+        # no longer fit: each unmasked one is longer than the room left in its row
+        room = (cap - per_row)[entities.row]
+        assert (lens[counts == 0] > room[counts == 0]).all()
+
+
+# Hand-worked budget case. Tokens: [CLS] 哺乳期妇女 禁 失眠症 痛 [SEP] (10 maskable), gold
+# units L = 1..5 (5 tokens), A = 7..9 (3), B = 10 (1); mask_budget 0.4 -> cap 4. With
+# mask_prob 1 all three are selected. In every order L never fits and A + B fill the cap
+# exactly, so the masks are A and B whatever the seeded order: `<` instead of `<=` at the
+# cap, or stopping at the first unit that does not fit, lose A or B in some copy.
+# Second row: 失眠症 + 7 filler tokens, one unit of 3 <= cap 4: masked, not limited.
+BUDGET_DOCS = [
+    ("train", "哺乳期妇女禁失眠症痛", [(0, 5, "PERSON_GROUP"), (6, 9, "SYMPTOM"),
+                                      (9, 10, "SYMPTOM")]),
+    ("train", "失眠症禁禁禁禁禁禁禁", [(0, 3, "SYMPTOM")]),
+]
+
+
+@pytest.mark.parametrize("strategy,token_prob,expected", [
+    ("entity", 0.15, [[7, 8, 9, 10], [1, 2, 3]]),
+    ("entity_token", 0.0, [[7, 8, 9, 10], [1, 2, 3]]),
+    # non-entity tokens are outside the budget: 禁 is masked on top of a full cap
+    ("entity_token", 1.0, [[6, 7, 8, 9, 10], list(range(1, 11))]),
+])
+def test_budget_fills_the_cap_and_skips_units_that_do_not_fit(tmp_path, strategy, token_prob,
+                                                              expected):
+    seqs, masker, _ = setup(tmp_path, BUDGET_DOCS, mask_strategy=strategy, mask_prob=1.0,
+                            mask_budget=0.4, token_prob=token_prob)
+    assert masker.n_maskable.tolist() == [10, 10]
+    for c in range(8):
+        m = masker.copy(c)
+        masked = [np.flatnonzero(m.labels[a:b] != IGNORE_LABEL).tolist()
+                  for a, b in zip(seqs.offsets[:-1], seqs.offsets[1:])]
+        assert masked == expected, c
+        assert m.budget_limited.tolist() == [True, False]
 
 
 def test_entity_token_masks_every_sequence(tmp_path, docs):

@@ -1,62 +1,34 @@
-"""mask-annotate on the real TCM data (../shared/data/tcm_ner); skipped when it is absent."""
+"""mask-annotate on the real TCM data (../shared/data/tcm_ner); skipped when it is absent.
+
+The leakage test (dev/test annotations never reach the masks) runs on the real data and
+on the demo data: ``tests/test_leakage.py``.
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
+from collections import defaultdict
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
-import yaml
+from transformers import AutoTokenizer
 
-from stages.mask_annotate import Paths, run
+from tests.helpers import REAL_DATA, mask_annotate, split_and_tokenize
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL = (ROOT / ".." / "shared" / "data" / "tcm_ner").resolve()
-
-pytestmark = pytest.mark.skipif(not (REAL / "labeled").is_dir(),
-                                reason=f"real data not found at {REAL}")
-
-
-def pipeline(work: Path, labeled: Path, include_eval_text: bool = False) -> tuple[dict, Path]:
-    """split + tokenize the real data into ``work``; returns (params, work)."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params["data"].update(labeled_dir=str(labeled), unlabeled_dir=str(REAL / "unlabeled"),
-                          corpus_file=None)
-    params["tokenize"]["mlm_include_eval_text"] = include_eval_text
-    params["base_model"] = "scratch"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
-    steps = [
-        ["stages.split", "--out", work / "split", "--metrics", work / "data.json"],
-        ["stages.tokenization", "--split-dir", work / "split", "--out", work / "tokenized",
-         "--tokenizer-out", work / "tokenizer", "--metrics", work / "tokenize.json"],
-    ]
-    for module, *args in steps:
-        subprocess.run([sys.executable, "-m", module, "--params", work / "params.yaml", *args],
-                       cwd=ROOT, check=True, capture_output=True)
-    return params, work
-
-
-def mask(params: dict, work: Path, name: str, **over) -> dict:
-    p = {**params, "mask": dict(params["mask"])}
-    for key, value in over.items():
-        (p["mask"] if key in p["mask"] else p)[key] = value
-    return run(p, Paths(mlm=str(work / "tokenized" / "mlm.parquet"),
-                        tokenizer=str(work / "tokenizer"), out=str(work / name),
-                        metrics=str(work / name / "masking.json")))
+pytestmark = pytest.mark.skipif(not (REAL_DATA / "labeled").is_dir(),
+                                reason=f"real data not found at {REAL_DATA}")
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    return pipeline(tmp_path_factory.mktemp("real"), REAL / "labeled")
+def real(tmp_path_factory) -> tuple[Path, Path]:
+    """(params file, work folder) after split + tokenize of the real data."""
+    work = tmp_path_factory.mktemp("real")
+    return split_and_tokenize(work, REAL_DATA / "labeled", REAL_DATA / "unlabeled"), work
 
 
 def test_entity_share_matches_mask_prob(real):
-    m = mask(*real, "entity", mask_strategy="entity", mask_prob=0.5, mask_budget=None,
-             mask_dupe=10)
+    m = mask_annotate(*real, "entity", mask_strategy="entity", mask_prob=0.5, mask_budget=None,
+                      mask_dupe=10)
     assert abs(m["entity_masked_share"] - 0.5) < 0.01
     assert m["masked_in_entity_share"] == 1.0
     assert m["lexicon_size"] > 1000 and m["lexicon_matches"] > 1000
@@ -66,44 +38,56 @@ def test_entity_share_matches_mask_prob(real):
     assert abs(m["per_type"]["SYMPTOM"]["masked_share"] - 0.5) < 0.02
 
 
+def masked_units(path: Path) -> dict[tuple[int, int], dict[int, list[int]]]:
+    """(seq_id, copy) -> masked unit -> its token positions, read from a masked file."""
+    out = {}
+    for row in pq.read_table(path, columns=["seq_id", "copy", "mask_unit"]).to_pylist():
+        units = defaultdict(list)
+        for pos, unit in enumerate(row["mask_unit"]):
+            if unit >= 0:
+                units[unit].append(pos)
+        out[(row["seq_id"], row["copy"])] = dict(units)
+    return out
+
+
 def test_budget_caps_entity_tokens(real):
-    m = mask(*real, "budget", mask_strategy="entity", mask_prob=0.5, mask_budget=0.2,
-             mask_dupe=3)
-    assert 0 < m["max_entity_mask_share"] <= 0.2
-    assert m["budget_limited_sequences"] > 0
-    assert m["entity_masked_share"] < 0.5
+    """Checked from the written masks, not from the stage's own figures.
+
+    The budget run draws the same entity selection as the run without a budget (same
+    seed); per sequence copy it must keep whole units of it, stay within
+    floor(0.2 x non-special tokens), and leave out only units that no longer fit.
+    """
+    params, work = real
+    free = mask_annotate(params, work, "free", mask_strategy="entity", mask_prob=0.5,
+                         mask_budget=None, mask_dupe=3)
+    capped = mask_annotate(params, work, "budget", mask_strategy="entity", mask_prob=0.5,
+                           mask_budget=0.2, mask_dupe=3)
+    special = set(AutoTokenizer.from_pretrained(work / "tokenizer").all_special_ids)
+    mlm = pq.read_table(work / "tokenized" / "mlm.parquet", columns=["seq_id", "input_ids"])
+    maskable = {s: sum(i not in special for i in ids) for s, ids in
+                zip(mlm["seq_id"].to_pylist(), mlm["input_ids"].to_pylist())}
+    before = masked_units(work / "free" / "train.parquet")
+    after = masked_units(work / "budget" / "train.parquet")
+    assert after.keys() == before.keys() and len(after) > 9000
+    limited, max_share = 0, 0.0
+    for key, units in after.items():
+        cap = maskable[key[0]] // 5  # floor(0.2 x maskable), in integers
+        assert all(before[key][u] == pos for u, pos in units.items())  # whole, same units
+        used = sum(len(pos) for pos in units.values())
+        assert used <= cap
+        dropped = [len(before[key][u]) for u in before[key].keys() - units.keys()]
+        assert all(n > cap - used for n in dropped), key
+        limited += bool(dropped)
+        max_share = max(max_share, used / maskable[key[0]])
+    assert limited > 1000
+    assert capped["budget_limited_sequences"] == limited
+    assert capped["max_entity_mask_share"] == pytest.approx(max_share)
+    assert capped["masked_tokens"] < free["masked_tokens"]
 
 
 def test_token_and_span_rates(real):
-    tok = mask(*real, "token", mask_strategy="token", mask_prob=0.15, mask_dupe=3)
+    tok = mask_annotate(*real, "token", mask_strategy="token", mask_prob=0.15, mask_dupe=3)
     assert abs(tok["mask_rate"] - 0.15) < 0.003
-    span = mask(*real, "span", mask_strategy="span", mask_prob=0.15, mask_dupe=2)
+    span = mask_annotate(*real, "span", mask_strategy="span", mask_prob=0.15, mask_dupe=2)
     assert 0.15 <= span["mask_rate"] < 0.16  # ceil per sequence
     assert span["no_mask_sequences"] == 0
-
-
-def test_dev_test_annotations_never_reach_the_masks(tmp_path):
-    """Rewrite every dev/test .ann (drop half, retype the rest): masks stay byte-identical."""
-    base_params, base = pipeline(tmp_path / "a", REAL / "labeled", include_eval_text=True)
-    labeled = tmp_path / "labeled"
-    shutil.copytree(REAL / "labeled", labeled)
-    eval_ids = [json.loads(line)["id"] for part in ("dev", "test")
-                for line in (base / "split" / f"{part}.jsonl").read_text("utf-8").splitlines()]
-    types = ["DISEASE", "DRUG", "FOOD", "SYMPTOM", "SYNDROME"]
-    for k, doc_id in enumerate(eval_ids):
-        ann = labeled / f"{doc_id}.ann"
-        lines = ann.read_text("utf-8").splitlines()
-        kept = [line.replace("\t", f"\t{types[(k + i) % len(types)]}_", 1)
-                for i, line in enumerate(lines) if i % 2 == 0]
-        ann.write_text("\n".join(kept) + "\n", "utf-8")
-    params, changed = pipeline(tmp_path / "b", labeled, include_eval_text=True)
-    # the change is real: dev/test gold differs, train does not
-    for part, same in (("dev", False), ("test", False), ("train", True)):
-        a = (base / "split" / f"{part}.jsonl").read_bytes()
-        assert (a == (changed / "split" / f"{part}.jsonl").read_bytes()) is same
-    for strategy in ("entity", "entity_token"):
-        ma = mask(base_params, base, strategy, mask_strategy=strategy, mask_dupe=2)
-        mb = mask(params, changed, strategy, mask_strategy=strategy, mask_dupe=2)
-        assert ma["lexicon_matches"] == mb["lexicon_matches"] > 0
-        for name in ("train.parquet", "eval.parquet"):
-            assert (base / strategy / name).read_bytes() == (changed / strategy / name).read_bytes()

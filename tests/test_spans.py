@@ -89,6 +89,15 @@ def test_error_kinds():
     assert r["boundary_error_share"] == 2 / 5 and r["type_error_share"] == 1 / 5
 
 
+def test_spans_that_only_touch_do_not_overlap():
+    # end is exclusive: 0-4 and 8-10 touch gold 4-8 without sharing a character
+    gold = {S(4, 8)}
+    pred = {S(0, 4), S(8, 10)}
+    assert classify_errors(gold, pred) == {
+        "type": 0, "boundary": 0, "boundary_and_type": 0, "spurious": 2, "missed": 1}
+    assert score_spans(gold, pred)["boundary_error_share"] == 0.0
+
+
 def test_fragmented_prediction_counts_each_fragment():
     r = score_spans([S(0, 6)], [S(0, 3), S(3, 6)])
     assert r["errors"]["boundary"] == 2 and r["errors"]["missed"] == 0

@@ -94,6 +94,16 @@ def test_windows_prefer_sentence_ends():
     assert windows[1] == (5, 12)  # no sentence end in reach: cut after ，
 
 
+@pytest.mark.parametrize("text,spans,expected", [
+    ("头痛。头痛。头痛头痛头痛头痛", [], [(0, 6), (6, 14)]),  # last of two sentence ends
+    ("头痛，头痛、头痛头痛头痛头痛", [], [(0, 6), (6, 14)]),  # last of two soft breaks
+    ("头" * 14, [], [(0, 12), (12, 14)]),  # no break at all: a full window
+    ("头" * 14, [TokenSpan(10, 13, "X")], [(0, 10), (10, 14)]),  # up to the entity
+], ids=["sentence", "soft", "any", "entity"])
+def test_windows_extend_to_the_farthest_allowed_cut(text, spans, expected):
+    assert pack_windows(text, list(range(len(text))), spans, 12) == expected
+
+
 def test_entity_longer_than_window_raises():
     text = "头" * 20
     with pytest.raises(ValueError, match="entity is too long"):

@@ -1,0 +1,52 @@
+"""Leakage rule: dev/test gold entities never reach mask-annotate.
+
+With dev/test text in the MLM sequences (``tokenize.mlm_include_eval_text``), every dev/test
+``.ann`` is rewritten (half its entities dropped, the rest retyped); the masks drawn by
+mask-annotate must stay byte-identical. Runs on the demo data, and on the real data when
+present.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DEMO, mask_annotate, split_and_tokenize
+
+
+@pytest.fixture(params=["demo", "real"])
+def source(request) -> Path:
+    return DEMO if request.param == "demo" else request.getfixturevalue("real_data")
+
+
+def test_dev_test_annotations_never_reach_the_masks(source, tmp_path):
+    base = tmp_path / "a"
+    base_params = split_and_tokenize(base, source / "labeled", source / "unlabeled",
+                                     **{"tokenize.mlm_include_eval_text": True})
+    labeled = tmp_path / "labeled"
+    shutil.copytree(source / "labeled", labeled)
+    eval_ids = [json.loads(line)["id"] for part in ("dev", "test")
+                for line in (base / "split" / f"{part}.jsonl").read_text("utf-8").splitlines()]
+    types = ["DISEASE", "DRUG", "FOOD", "SYMPTOM", "SYNDROME"]
+    for k, doc_id in enumerate(eval_ids):
+        ann = labeled / f"{doc_id}.ann"
+        lines = ann.read_text("utf-8").splitlines()
+        kept = [line.replace("\t", f"\t{types[(k + i) % len(types)]}_", 1)
+                for i, line in enumerate(lines) if i % 2 == 0]
+        ann.write_text("\n".join(kept) + "\n", "utf-8")
+    changed = tmp_path / "b"
+    params = split_and_tokenize(changed, labeled, source / "unlabeled",
+                                **{"tokenize.mlm_include_eval_text": True})
+    # the change is real: dev/test gold differs, train does not
+    for part, same in (("dev", False), ("test", False), ("train", True)):
+        a = (base / "split" / f"{part}.jsonl").read_bytes()
+        assert (a == (changed / "split" / f"{part}.jsonl").read_bytes()) is same
+    for strategy in ("entity", "entity_token"):
+        ma = mask_annotate(base_params, base, strategy, mask_strategy=strategy, mask_dupe=2)
+        mb = mask_annotate(params, changed, strategy, mask_strategy=strategy, mask_dupe=2)
+        assert ma["lexicon_matches"] == mb["lexicon_matches"] > 0
+        for name in ("train.parquet", "eval.parquet"):
+            assert (base / strategy / name).read_bytes() == (changed / strategy / name).read_bytes()
