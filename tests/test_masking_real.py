@@ -20,12 +20,15 @@ pytestmark = pytest.mark.skipif(not (REAL / "labeled").is_dir(),
                                 reason=f"real data not found at {REAL}")
 
 
-def pipeline(work: Path, labeled: Path, include_eval_text: bool = False) -> tuple[dict, Path]:
-    """split + tokenize the real data into ``work``; returns (params, work)."""
+def pipeline(work: Path, labeled: Path, include_eval_text: bool = False,
+             tagger: bool = False) -> tuple[dict, Path]:
+    """split + tokenize (+ unit-tagger, 30 iterations) the real data into ``work``; returns
+    (params, work)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["data"].update(labeled_dir=str(labeled), unlabeled_dir=str(REAL / "unlabeled"),
-                          corpus_file=None)
+                          corpus_file=None, lexicon_file=None)
     params["tokenize"]["mlm_include_eval_text"] = include_eval_text
+    params["unit_tagger"]["max_iterations"] = 30
     params["base_model"] = "scratch"
     work.mkdir(parents=True, exist_ok=True)
     (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
@@ -33,20 +36,26 @@ def pipeline(work: Path, labeled: Path, include_eval_text: bool = False) -> tupl
         ["stages.split", "--out", work / "split", "--metrics", work / "data.json"],
         ["stages.tokenization", "--split-dir", work / "split", "--out", work / "tokenized",
          "--tokenizer-out", work / "tokenizer", "--metrics", work / "tokenize.json"],
-    ]
+    ] + tagger * [["stages.unit_tagger", "--split-dir", work / "split", "--model",
+                   work / "unit_tagger", "--out", work / "units", "--metrics",
+                   work / "unit_tagger.json"]]
     for module, *args in steps:
         subprocess.run([sys.executable, "-m", module, "--params", work / "params.yaml", *args],
                        cwd=ROOT, check=True, capture_output=True)
     return params, work
 
 
-def mask(params: dict, work: Path, name: str, **over) -> dict:
+def mask(params: dict, work: Path, name: str, dev: bool = True, **over) -> dict:
+    """mask-annotate into ``work/name`` (tagger predictions when ``work/units`` exists)."""
     p = {**params, "mask": dict(params["mask"])}
     for key, value in over.items():
         (p["mask"] if key in p["mask"] else p)[key] = value
+    units = work / "units"
     return run(p, Paths(mlm=str(work / "tokenized" / "mlm.parquet"),
-                        tokenizer=str(work / "tokenizer"), out=str(work / name),
-                        metrics=str(work / name / "masking.json")))
+                        tokenizer=str(work / "tokenizer"),
+                        units=str(units) if units.is_dir() else None,
+                        dev=str(work / "split" / "dev.jsonl") if dev else None,
+                        out=str(work / name), metrics=str(work / name / "masking.json")))
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +92,11 @@ def test_token_and_span_rates(real):
 
 
 def test_dev_test_annotations_never_reach_the_masks(tmp_path):
-    """Rewrite every dev/test .ann (drop half, retype the rest): masks stay byte-identical."""
-    base_params, base = pipeline(tmp_path / "a", REAL / "labeled", include_eval_text=True)
+    """Rewrite every dev/test .ann (drop half, retype the rest): masks stay byte-identical,
+    with lexicon and tagger units, and whether or not dev gold is given; only the unit
+    quality score sees the change."""
+    base_params, base = pipeline(tmp_path / "a", REAL / "labeled", include_eval_text=True,
+                                 tagger=True)
     labeled = tmp_path / "labeled"
     shutil.copytree(REAL / "labeled", labeled)
     eval_ids = [json.loads(line)["id"] for part in ("dev", "test")
@@ -96,14 +108,27 @@ def test_dev_test_annotations_never_reach_the_masks(tmp_path):
         kept = [line.replace("\t", f"\t{types[(k + i) % len(types)]}_", 1)
                 for i, line in enumerate(lines) if i % 2 == 0]
         ann.write_text("\n".join(kept) + "\n", "utf-8")
-    params, changed = pipeline(tmp_path / "b", labeled, include_eval_text=True)
+    params, changed = pipeline(tmp_path / "b", labeled, include_eval_text=True, tagger=True)
     # the change is real: dev/test gold differs, train does not
     for part, same in (("dev", False), ("test", False), ("train", True)):
         a = (base / "split" / f"{part}.jsonl").read_bytes()
         assert (a == (changed / "split" / f"{part}.jsonl").read_bytes()) is same
-    for strategy in ("entity", "entity_token"):
-        ma = mask(base_params, base, strategy, mask_strategy=strategy, mask_dupe=2)
-        mb = mask(params, changed, strategy, mask_strategy=strategy, mask_dupe=2)
+    for name in ("unit_tagger/crf.crfsuite", "units/unlabeled.jsonl", "units/dev.jsonl"):
+        assert (base / name).read_bytes() == (changed / name).read_bytes()
+    runs = [("entity", "lexicon", True), ("entity_token", "lexicon", True),
+            ("entity", "tagger", True), ("entity", "tagger", False)]
+    for strategy, units, dev in runs:
+        out = f"{strategy}_{units}_{dev}"
+        ma = mask(base_params, base, out, dev, mask_strategy=strategy, mask_dupe=2,
+                  unlabeled_units=units)
+        mb = mask(params, changed, out, dev, mask_strategy=strategy, mask_dupe=2,
+                  unlabeled_units=units)
         assert ma["lexicon_matches"] == mb["lexicon_matches"] > 0
+        assert ma["unlabeled_units"] == mb["unlabeled_units"]
+        assert ma["unlabeled_units"]["units"] > 0
+        assert (ma.get("unit_quality") != mb.get("unit_quality")) is dev
         for name in ("train.parquet", "eval.parquet"):
-            assert (base / strategy / name).read_bytes() == (changed / strategy / name).read_bytes()
+            assert (base / out / name).read_bytes() == (changed / out / name).read_bytes()
+    for name in ("train.parquet", "eval.parquet"):  # dev gold given or not: same masks
+        assert ((base / "entity_tagger_True" / name).read_bytes()
+                == (base / "entity_tagger_False" / name).read_bytes())

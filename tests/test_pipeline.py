@@ -18,8 +18,9 @@ import yaml
 from tests.helpers import dvc, git, tiny_clone
 
 pytestmark = pytest.mark.slow
-STAGES = ["split", "tokenize", "mask-annotate", "pretrain", "finetune-ner", "evaluate"]
-METRICS = ["data", "tokenize", "masking", "pretrain", "finetune", "eval"]
+STAGES = ["split", "tokenize", "unit-tagger", "mask-annotate", "pretrain", "finetune-ner",
+          "evaluate"]
+METRICS = ["data", "tokenize", "unit_tagger", "masking", "pretrain", "finetune", "eval"]
 
 
 def lock_hashes(repo: Path) -> dict[str, dict[str, str]]:
@@ -60,7 +61,7 @@ def test_mask_prob_change_reruns_only_later_stages(first, tmp_path):
     repo = tmp_path / "exp"
     shutil.copytree(first, repo)
     out = dvc(repo, "exp", "run", "-S", "mask_prob=0.2")
-    for stage in ("split", "tokenize"):
+    for stage in ("split", "tokenize", "unit-tagger"):
         assert f"Stage '{stage}' didn't change, skipping" in out
     for stage in ("mask-annotate", "pretrain", "finetune-ner", "evaluate"):
         assert f"Running stage '{stage}'" in out
