@@ -53,4 +53,4 @@ real: setup  ## run the whole pipeline with the real-data CPU profile as one exp
 	  $$($(BIN)/python bench/real_tuning.py --print-flags --data "$(REAL_DATA)")
 
 clean:
-	rm -rf data/split data/tokenized data/masked data/predictions models dvclive
+	rm -rf data/split data/tokenized data/units data/masked data/predictions models dvclive

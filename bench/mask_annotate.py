@@ -53,7 +53,8 @@ def time_stage(params_path: Path, work: Path) -> tuple[float, dict]:
     start = time.perf_counter()
     metrics = run(load_params(params_path),
                   Paths(mlm=str(work / "tokenized" / "mlm.parquet"),
-                        tokenizer=str(work / "tokenizer"), out=str(work / "masked"),
+                        tokenizer=str(work / "tokenizer"), units=None,
+                        dev=str(work / "split" / "dev.jsonl"), out=str(work / "masked"),
                         metrics=str(work / "masking.json")))
     return time.perf_counter() - start, metrics
 
@@ -62,7 +63,8 @@ def time_cli(params_path: Path, work: Path) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "stages.mask_annotate", "--params", params_path,
                     "--mlm", work / "tokenized" / "mlm.parquet", "--tokenizer",
-                    work / "tokenizer", "--out", work / "masked_cli", "--metrics",
+                    work / "tokenizer", "--units", "", "--dev", work / "split" / "dev.jsonl",
+                    "--out", work / "masked_cli", "--metrics",
                     work / "masking_cli.json"], cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - start
 

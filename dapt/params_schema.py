@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCRATCH = "scratch"  # base_model value: a new BERT from the ``scratch`` params
 HUB_ENV = "DAPT_ALLOW_HUB"  # =1: base_model may be a hub id that is not cached yet
@@ -30,6 +30,7 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]  # dapt.training.arguments
 Init = Literal["pretrained", "base"]
 Head = Literal["softmax", "crf", "bilstm_crf"]  # dapt.ner.heads
 CorpusSource = Literal["people_daily", "reviews_pos", "reviews_neg"]  # general_corpus.SOURCES
+UnitSource = Literal["lexicon", "tagger", "none"]  # stages.mask_annotate.UNIT_SOURCES
 
 PosInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -61,10 +62,25 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def existing_file(value: str | None) -> str | None:
+    """A resource path (relative to the repository root) must name a file; null: none."""
+    if value is not None and not Path(value).is_file():
+        raise ValueError("no such file (a relative path starts at the repository root)")
+    return value
+
+
+ResourceFile = Annotated[str | None, AfterValidator(existing_file)]
+
+
 class Data(Section):
     labeled_dir: Text  # brat folder with .ann files
     unlabeled_dir: str | None  # brat folder of unannotated text (null/empty: none)
     corpus_file: str | None  # one document per line (null/empty: none)
+    lexicon_file: ResourceFile  # `surface<TAB>TYPE` lines merged with the train lexicon
+
+
+class GeneralData(Section):
+    lexicon_file: ResourceFile
 
 
 class Split(Section):
@@ -98,8 +114,10 @@ class Mask(Section):
     token_prob: Probability
     replace_mask: Probability
     replace_random: Probability
+    unlabeled_units: UnitSource
     lexicon_min_len: PosInt
     lexicon_conflict: Literal["majority", "skip"]
+    jieba_user_dict: ResourceFile  # jieba's user-dictionary format, for `wwm` word units
     span_p: Open
     span_max: PosInt
     eval_sequences: PosInt  # pretrain evaluates on them (the upper bound depends on the data)
@@ -112,6 +130,14 @@ class Mask(Section):
                     "mask.replace_mask": self.replace_mask,
                     "mask.replace_random": self.replace_random})
         return self
+
+
+class UnitTagger(Section):
+    """The unit-tagger stage's character CRF (python-crfsuite L-BFGS)."""
+
+    c1: NonNegative
+    c2: NonNegative
+    max_iterations: PosInt
 
 
 class Scratch(Section):
@@ -199,6 +225,7 @@ class DomainParams(Common):
 
     data: Data
     split: Split
+    unit_tagger: UnitTagger
     finetune: Finetune
     evaluate: Evaluate
 
@@ -206,7 +233,14 @@ class DomainParams(Common):
 class GeneralParams(Common):
     """general/params.yaml: the general checkpoint (general/dvc.yaml)."""
 
+    data: GeneralData
     corpus: Corpus
+
+    @model_validator(mode="after")
+    def _no_tagger(self) -> GeneralParams:
+        require(self.mask.unlabeled_units != "tagger", "the general corpus has no annotations "
+                "to train a unit tagger on", {"mask.unlabeled_units": self.mask.unlabeled_units})
+        return self
 
 
 def schema_for(data: dict[str, Any]) -> type[Common]:

@@ -1,21 +1,27 @@
 """mask-annotate stage: find masking units and draw static MLM masks, stored as data.
 
-Reads ``data/tokenized/mlm.parquet`` and ``models/tokenizer``; writes
+Reads ``data/tokenized/mlm.parquet``, ``models/tokenizer``, the unit-tagger's predictions
+(``data/units``) and the dev documents (``data/split/dev.jsonl``); writes
 
   data/masked/train.parquet   ``mask_dupe`` masked copies of every non-held-out sequence
   data/masked/eval.parquet    ``mask.eval_sequences`` held-out sequences, one copy each
   data/masked/masking.json    the masking params and headline rates (for model cards)
-  metrics/masking.json        mask rate, entity shares, lexicon size/matches, per type
+  metrics/masking.json        mask rate, entity shares, lexicon size/matches, per type,
+                              unit quality
 
 Each row is one masked copy: ``seq_id``, ``copy``, ``input_ids``, ``labels``, ``mask_unit``,
 ``mask_kind``, ``in_entity`` (meanings in ``dapt.data.contracts``), ordered by copy, then
 seq_id.
 
-Entity units are the gold entities of train sequences and, in all other sequences,
-longest matches of a lexicon built from the train sequences' gold entities only (dev/test
-annotations never reach this stage). The held-out sequences are drawn with
-``mask.eval_seed`` (not ``seed``), so a seed sweep is evaluated on the same sequences.
-See ``dapt.masking.strategies`` for the strategies and the per-(seed, seq_id, copy) RNG.
+Entity units are the gold entities of train sequences and, in all other sequences, the
+units of ``mask.unlabeled_units``: ``lexicon`` (longest matches of a lexicon built from the
+train sequences' gold entities only, plus ``data.lexicon_file``), ``tagger`` (the spans the
+unit-tagger stage, trained on the train split only, predicts) or ``none``. Dev/test
+annotations never reach the masks: the dev gold only scores each unit source
+(``unit_quality``: strict P/R/F1 of the spans each source finds in the dev documents' text,
+as if it were unlabeled). The held-out sequences are drawn with ``mask.eval_seed`` (not
+``seed``), so a seed sweep is evaluated on the same sequences. See
+``dapt.masking.strategies`` for the strategies and the per-(seed, seq_id, copy) RNG.
 """
 
 from __future__ import annotations
@@ -29,18 +35,33 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from dapt.cli import path_flag, stage_main
-from dapt.data.contracts import MASKED_SCHEMA, MASKING_RECORD, TRAIN, write_json, write_table
+from dapt.data.contracts import (
+    DEV,
+    MASKED_SCHEMA,
+    MASKING_RECORD,
+    TEST,
+    TRAIN,
+    UNLABELED,
+    split_file,
+    write_json,
+    write_table,
+)
+from dapt.data.documents import Document, Entity, read_jsonl
+from dapt.data.readers import ReadReport, read_lexicon_file
 from dapt.masking.sequences import Sequences, read_sequences, segment_index
 from dapt.masking.stats import mask_stats
 from dapt.masking.strategies import MaskConfig, Masked, Masker, Vocab
 from dapt.masking.units import (
+    Lexicon,
     Units,
     build_lexicon,
     covered,
     gold_units,
     lexicon_units,
+    tagged_units,
     word_units,
 )
+from dapt.ner.scoring import doc_spans, score_spans
 from dapt.params import Params, as_params
 
 log = logging.getLogger("mask-annotate")
@@ -51,8 +72,14 @@ class Paths:
     mlm: str = path_flag("data/tokenized/mlm.parquet", "MLM sequences from tokenize")
     tokenizer: str = path_flag("models/tokenizer",
                                "tokenizer folder: [MASK], special and random ids")
+    units: str | None = path_flag("data/units", "unit-tagger predictions, "
+                                  "{dev,test,unlabeled}.jsonl ('' for none)")
+    dev: str | None = path_flag("data/split/dev.jsonl", "dev documents: their gold only "
+                                "scores the unit sources ('' for none)")
     out: str = path_flag("data/masked", "output folder", output=True)
     metrics: str | None = path_flag("metrics/masking.json", "metrics JSON", output=True)
+
+UNIT_SOURCES = ("lexicon", "tagger", "none")
 
 
 def eval_rows(n: int, size: int, eval_seed: int) -> np.ndarray:
@@ -90,24 +117,78 @@ def masked_table(seqs: Sequences, rows: np.ndarray, copies: list[tuple[int, Mask
     return pa.table(columns, schema=MASKED_SCHEMA)
 
 
-def find_units(seqs: Sequences, params: Params) -> tuple[Units, Units | None, dict]:
-    """Entity units (gold + lexicon), jieba words when needed, and unit statistics."""
+def external_entries(params: Params) -> tuple[list[tuple[str, str]], dict]:
+    """Entries of ``data.lexicon_file`` (null: none), bad lines handled per ``split.on_error``,
+    and what was read."""
+    path = params["data"]["lexicon_file"]
+    if path is None:
+        return [], {"entries": 0, "skipped": []}
+    report = ReadReport(on_error=params["split"]["on_error"])
+    entries = read_lexicon_file(path, report)
+    for entry in report.skipped:
+        log.warning("skipped %s", entry)
+    return entries, {"entries": len(set(entries)),
+                     "skipped": [s.as_dict() for s in report.skipped]}
+
+
+def read_tagged(folder: str) -> dict[tuple[str, str], Document]:
+    """The unit-tagger's predicted documents by (split, doc id)."""
+    return {(split, d.id): d for split in (DEV, TEST, UNLABELED)
+            for d in read_jsonl(split_file(folder, split))}
+
+
+def unit_quality(dev: list[Document], lexicon: Lexicon,
+                 tagged: dict[tuple[str, str], Document] | None) -> dict:
+    """Strict span scores (``score_spans``) of each unit source's spans in the dev documents'
+    whole text, found as if it were unlabeled, against the dev gold."""
+    found = {"lexicon": [[Entity(s, e, t, d.text[s:e]) for s, e, t in matches]
+                         for d, matches in zip(dev, lexicon.matches(d.text for d in dev))]}
+    if tagged is not None:
+        preds = [tagged.get((DEV, d.id)) for d in dev]
+        if any(p is None or p.text != d.text for p, d in zip(preds, dev)):
+            raise ValueError("the unit-tagger's dev predictions do not match the dev documents "
+                             "(rerun the unit-tagger stage)")
+        found["tagger"] = [p.entities for p in preds]
+    gold = doc_spans(dev)
+    return {name: score_spans(gold, doc_spans(dev, ents)) for name, ents in found.items()}
+
+
+def find_units(seqs: Sequences, params: Params, paths: Paths
+               ) -> tuple[Units, Units | None, dict]:
+    """Entity units (gold + the unlabeled-text source), jieba words when needed, and unit
+    statistics (unit quality when dev documents are given)."""
     mcfg = params["mask"]
+    source = mcfg["unlabeled_units"]
+    if source not in UNIT_SOURCES:
+        raise mcfg.error("unlabeled_units", f"must be one of {UNIT_SOURCES}")
     gold, overlaps = gold_units(seqs)
-    lexicon = build_lexicon(seqs, int(mcfg["lexicon_min_len"]), mcfg["lexicon_conflict"])
+    extra, file_info = external_entries(params)
+    lexicon = build_lexicon(seqs, int(mcfg["lexicon_min_len"]), mcfg["lexicon_conflict"], extra)
     lex = lexicon_units(seqs, lexicon)
-    entities = Units.concat(gold, lex)
-    words = word_units(seqs) if params["mask_strategy"] == "wwm" else None
+    tagged = read_tagged(paths.units) if paths.units else None
+    other, cut = lex, 0
+    if source == "tagger":
+        if tagged is None:
+            raise mcfg.error("unlabeled_units", "needs the unit-tagger's predictions (--units)")
+        other, cut = tagged_units(seqs, tagged)
+    elif source == "none":
+        other = Units.empty()
+    entities = Units.concat(gold, other)
+    words = word_units(seqs, mcfg["jieba_user_dict"]) if params["mask_strategy"] == "wwm" else None
     info = {
         "lexicon_size": len(lexicon),
         "lexicon_matches": len(lex),
         "lexicon": lexicon.stats,
+        "lexicon_file": file_info,
         "gold_units": len(gold),
         "gold_overlaps_dropped": overlaps,
+        "unlabeled_units": {"source": source, "units": len(other), "cut_spans": cut},
         "word_units": None if words is None else len(words),
     }
-    log.info("%d gold entity units, lexicon of %d surfaces, %d lexicon matches",
-             len(gold), len(lexicon), len(lex))
+    if paths.dev:
+        info["unit_quality"] = unit_quality(read_jsonl(paths.dev), lexicon, tagged)
+    log.info("%d gold entity units, lexicon of %d surfaces, %d lexicon matches, %d %s units",
+             len(gold), len(lexicon), len(lex), len(other), source)
     return entities, words, info
 
 
@@ -131,7 +212,8 @@ def run(params: Params, paths: Paths) -> dict:
              dupe)
     if cfg.budget is not None and cfg.strategy not in ("entity", "entity_token"):
         log.warning("mask_budget only caps entity units: ignored by strategy %s", cfg.strategy)
-    entities, words, info = find_units(seqs, params)
+    entities, words, info = find_units(seqs, params, paths)
+    source = info["unlabeled_units"]["source"]
     masker = Masker(seqs, cfg, vocab, entities, words)
     in_entity = covered(seqs, entities)
     held_out = eval_rows(len(seqs), int(params["mask"]["eval_sequences"]),
@@ -146,8 +228,8 @@ def run(params: Params, paths: Paths) -> dict:
                 out / "eval.parquet")
 
     metrics = {"strategy": cfg.strategy, "mask_prob": cfg.prob, "mask_budget": cfg.budget,
-               **info, **mask_stats(masker, copies, train_rows, entities, in_entity)}
-    metrics["eval"] = mask_stats(masker, copies[:1], held_out, entities, in_entity)
+               **info, **mask_stats(masker, copies, train_rows, entities, in_entity, source)}
+    metrics["eval"] = mask_stats(masker, copies[:1], held_out, entities, in_entity, source)
     write_json(out / MASKING_RECORD, {
         "strategy": cfg.strategy, "mask_prob": cfg.prob, "mask_budget": cfg.budget,
         "mask_dupe": dupe, "seed": params["seed"], "mask": params["mask"].to_dict(),

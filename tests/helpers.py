@@ -121,17 +121,31 @@ def split_and_tokenize(tmp: Path, labeled: Path, unlabeled: Path | None, **overr
     return params
 
 
-def mask_annotate(params: Path, work: Path, name: str, **overrides) -> dict:
+def unit_tagger(params: Path, work: Path) -> None:
+    """Run the unit-tagger stage in-process on ``work/split`` into ``work/{unit_tagger,units}``."""
+    from stages import unit_tagger as stage
+
+    stage.main(["--params", str(params), "--split-dir", str(work / "split"),
+                "--model", str(work / "unit_tagger"), "--out", str(work / "units"),
+                "--metrics", str(work / "unit_tagger.json")])
+
+
+def mask_annotate(params: Path, work: Path, name: str, dev: bool = True, **overrides) -> dict:
     """Run mask-annotate in-process on ``work``'s tokenize outputs into ``work/name``.
 
-    ``params`` is a file from ``split_and_tokenize``; overrides use dotted keys.
+    ``params`` is a file from ``split_and_tokenize``; overrides use dotted keys. Tagger units
+    come from ``work/units`` when ``unit_tagger`` made it; ``dev`` scores the unit sources
+    against ``work/split/dev.jsonl``.
     """
     from stages.mask_annotate import Paths, run
 
     p = with_overrides(yaml.safe_load(params.read_text(encoding="utf-8")), overrides)
+    units = work / "units"
     return run(p, Paths(mlm=str(work / "tokenized" / "mlm.parquet"),
-                        tokenizer=str(work / "tokenizer"), out=str(work / name),
-                        metrics=str(work / name / "masking.json")))
+                        tokenizer=str(work / "tokenizer"),
+                        units=str(units) if units.is_dir() else None,
+                        dev=str(work / "split" / "dev.jsonl") if dev else None,
+                        out=str(work / name), metrics=str(work / name / "masking.json")))
 
 
 # A profile small enough that the whole pipeline runs in well under a minute on 2 cores.

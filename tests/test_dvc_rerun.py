@@ -1,9 +1,10 @@
-"""In a temporary DVC repo, changing only ``mask_prob`` reruns mask-annotate and what follows.
+"""In a temporary DVC repo, changing only ``mask_prob``, the unit source or the lexicon file
+reruns mask-annotate and what follows, nothing before it.
 
-The temp repo holds ``stages/`` and ``dapt/``, ``params.yaml``, a subset of ``data/demo`` and the
-project's own split / tokenize / mask-annotate stage definitions from ``dvc.yaml`` (copied
-verbatim), plus a stand-in ``downstream`` stage that reads ``data/masked`` (the real
-pretrain stage is too slow for a test).
+The temp repo holds ``stages/`` and ``dapt/``, ``params.yaml``, a subset of ``data/demo``,
+``data/resources`` and the project's own split / tokenize / unit-tagger / mask-annotate stage
+definitions from ``dvc.yaml`` (copied verbatim), plus a stand-in ``downstream`` stage that
+reads ``data/masked`` (the real pretrain stage is too slow for a test).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
-STAGES = ("split", "tokenize", "mask-annotate")
+STAGES = ("split", "tokenize", "unit-tagger", "mask-annotate")
 
 pytestmark = pytest.mark.skipif(not (DEMO / "labeled").is_dir(), reason="data/demo is absent")
 
@@ -38,7 +39,7 @@ def dvc(repo: Path, *args: str) -> str:
 
 
 def make_repo(repo: Path, labeled: int = 40, unlabeled: int = 10) -> None:
-    for code in ("stages", "dapt"):
+    for code in ("stages", "dapt", "data/resources"):
         shutil.copytree(ROOT / code, repo / code, ignore=shutil.ignore_patterns("__pycache__"))
     for folder, n in (("labeled", labeled), ("unlabeled", unlabeled)):
         stems = sorted({p.stem for p in (DEMO / folder).glob("*.txt")})[:n]
@@ -60,8 +61,18 @@ def make_repo(repo: Path, labeled: int = 40, unlabeled: int = 10) -> None:
         "outs": ["downstream.txt"],
     }
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False), "utf-8")
+    shutil.copy(DEMO / "lexicon.tsv", repo / "data" / "demo" / "lexicon.tsv")
     sh(repo, "git", "init", "-q")
     dvc(repo, "init", "-q")
+
+
+def set_param(repo: Path, key: str, value: str) -> None:
+    """Set the one ``key:`` line of params.yaml (any indentation) to ``value``."""
+    params = repo / "params.yaml"
+    text, n = re.subn(rf"(?m)^(\s*){key}: .*$", rf"\g<1>{key}: {value}",
+                      params.read_text("utf-8"))
+    assert n == 1
+    params.write_text(text, "utf-8")
 
 
 def test_mask_prob_change_reruns_only_mask_annotate_and_later(tmp_path):
@@ -73,10 +84,7 @@ def test_mask_prob_change_reruns_only_mask_annotate_and_later(tmp_path):
     assert "up to date" in dvc(repo, "status")
     before = (repo / "data" / "masked" / "train.parquet").read_bytes()
 
-    params = repo / "params.yaml"
-    text, n = re.subn(r"(?m)^mask_prob: .*$", "mask_prob: 0.3", params.read_text("utf-8"))
-    assert n == 1
-    params.write_text(text, "utf-8")
+    set_param(repo, "mask_prob", "0.3")
 
     status = dvc(repo, "status")
     assert "mask-annotate:" in status and "mask_prob" in status
@@ -90,3 +98,33 @@ def test_mask_prob_change_reruns_only_mask_annotate_and_later(tmp_path):
     assert "Running stage 'downstream'" in second
     assert (repo / "data" / "masked" / "train.parquet").read_bytes() != before
     assert "up to date" in dvc(repo, "status")
+
+
+def test_unit_source_and_lexicon_file_rerun_only_mask_annotate_and_later(tmp_path):
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    dvc(repo, "repro")
+    before = (repo / "data" / "masked" / "train.parquet").read_bytes()
+
+    set_param(repo, "unlabeled_units", "tagger")
+    status = dvc(repo, "status")
+    assert "mask-annotate:" in status and "params.yaml" in status
+    assert not any(f"{s}:" in status for s in ("split", "tokenize", "unit-tagger"))
+    out = dvc(repo, "repro")
+    for stage in ("split", "tokenize", "unit-tagger"):
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    assert "Running stage 'mask-annotate'" in out and "Running stage 'downstream'" in out
+    assert (repo / "data" / "masked" / "train.parquet").read_bytes() != before
+
+    # the lexicon feeds only the lexicon's unit-quality score under `tagger`: the masks and
+    # so the downstream stage stay as they are
+    set_param(repo, "lexicon_file", "data/demo/lexicon.tsv")
+    out = dvc(repo, "repro")
+    for stage in ("split", "tokenize", "unit-tagger", "downstream"):
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    assert "Running stage 'mask-annotate'" in out
+    with open(repo / "data" / "demo" / "lexicon.tsv", "a", encoding="utf-8") as f:
+        f.write("口服\tDRUG\n")
+    status = dvc(repo, "status")
+    assert "mask-annotate:" in status and "modified:" in status and "lexicon.tsv" in status
+    assert not any(f"{s}:" in status for s in ("split", "tokenize", "unit-tagger"))

@@ -2,8 +2,9 @@
 
 With dev/test text in the MLM sequences (``tokenize.mlm_include_eval_text``), every dev/test
 ``.ann`` is rewritten (half its entities dropped, the rest retyped); the masks drawn by
-mask-annotate must stay byte-identical. Runs on the demo data, and on the real data when
-present.
+mask-annotate must stay byte-identical, with lexicon and tagger units (the unit tagger
+trains on train only) and whether or not dev gold scores the units; only that unit-quality
+score may see the change. Runs on the demo data, and on the real data when present.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DEMO, mask_annotate, split_and_tokenize
+from tests.helpers import DEMO, mask_annotate, split_and_tokenize, unit_tagger
 
 
 @pytest.fixture(params=["demo", "real"])
@@ -23,9 +24,10 @@ def source(request) -> Path:
 
 
 def test_dev_test_annotations_never_reach_the_masks(source, tmp_path):
+    settings = {"tokenize.mlm_include_eval_text": True, "unit_tagger.max_iterations": 30}
     base = tmp_path / "a"
-    base_params = split_and_tokenize(base, source / "labeled", source / "unlabeled",
-                                     **{"tokenize.mlm_include_eval_text": True})
+    base_params = split_and_tokenize(base, source / "labeled", source / "unlabeled", **settings)
+    unit_tagger(base_params, base)
     labeled = tmp_path / "labeled"
     shutil.copytree(source / "labeled", labeled)
     eval_ids = [json.loads(line)["id"] for part in ("dev", "test")
@@ -38,15 +40,27 @@ def test_dev_test_annotations_never_reach_the_masks(source, tmp_path):
                 for i, line in enumerate(lines) if i % 2 == 0]
         ann.write_text("\n".join(kept) + "\n", "utf-8")
     changed = tmp_path / "b"
-    params = split_and_tokenize(changed, labeled, source / "unlabeled",
-                                **{"tokenize.mlm_include_eval_text": True})
+    params = split_and_tokenize(changed, labeled, source / "unlabeled", **settings)
+    unit_tagger(params, changed)
     # the change is real: dev/test gold differs, train does not
     for part, same in (("dev", False), ("test", False), ("train", True)):
         a = (base / "split" / f"{part}.jsonl").read_bytes()
         assert (a == (changed / "split" / f"{part}.jsonl").read_bytes()) is same
-    for strategy in ("entity", "entity_token"):
-        ma = mask_annotate(base_params, base, strategy, mask_strategy=strategy, mask_dupe=2)
-        mb = mask_annotate(params, changed, strategy, mask_strategy=strategy, mask_dupe=2)
+    for name in ("unit_tagger/crf.crfsuite", "units/unlabeled.jsonl", "units/dev.jsonl"):
+        assert (base / name).read_bytes() == (changed / name).read_bytes()
+    runs = [("entity", "lexicon", True), ("entity_token", "lexicon", True),
+            ("entity", "tagger", True), ("entity", "tagger", False)]
+    for strategy, units, dev in runs:
+        out = f"{strategy}_{units}_{dev}"
+        over = {"mask_strategy": strategy, "mask_dupe": 2, "mask.unlabeled_units": units}
+        ma = mask_annotate(base_params, base, out, dev, **over)
+        mb = mask_annotate(params, changed, out, dev, **over)
         assert ma["lexicon_matches"] == mb["lexicon_matches"] > 0
+        assert ma["unlabeled_units"] == mb["unlabeled_units"]
+        assert ma["unlabeled_units"]["units"] > 0
+        assert (ma.get("unit_quality") != mb.get("unit_quality")) is dev
         for name in ("train.parquet", "eval.parquet"):
-            assert (base / strategy / name).read_bytes() == (changed / strategy / name).read_bytes()
+            assert (base / out / name).read_bytes() == (changed / out / name).read_bytes()
+    for name in ("train.parquet", "eval.parquet"):  # dev gold given or not: same masks
+        assert ((base / "entity_tagger_True" / name).read_bytes()
+                == (base / "entity_tagger_False" / name).read_bytes())

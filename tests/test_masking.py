@@ -109,15 +109,13 @@ def write_mlm(tmp_path: Path, docs, name: str = "mlm.parquet") -> tuple[Path, Ch
 
 def params(**over) -> dict:
     p = {"seed": 42, "mask_strategy": "entity", "mask_prob": 0.5, "mask_budget": None,
-         "mask_dupe": 3,
+         "mask_dupe": 3, "data": {"lexicon_file": None}, "split": {"on_error": "skip"},
          "mask": {"token_prob": 0.15, "replace_mask": 0.8, "replace_random": 0.1,
-                  "lexicon_min_len": 2, "lexicon_conflict": "majority", "span_p": 0.2,
+                  "unlabeled_units": "lexicon", "lexicon_min_len": 2,
+                  "lexicon_conflict": "majority", "jieba_user_dict": None, "span_p": 0.2,
                   "span_max": 10, "eval_sequences": 4, "eval_seed": 0}}
     for key, value in over.items():
-        if key in p["mask"]:
-            p["mask"][key] = value
-        else:
-            p[key] = value
+        next((p[s] for s in ("mask", "data", "split") if key in p[s]), p)[key] = value
     return p
 
 
@@ -413,10 +411,12 @@ def stage_input(tmp_path: Path, docs) -> Path:
     return tmp_path / "mlm.parquet"
 
 
-def stage_files(tmp_path: Path, mlm: Path, name: str, **over) -> tuple[bytes, bytes, dict]:
+def stage_files(tmp_path: Path, mlm: Path, name: str, units: str | None = None,
+                dev: str | None = None, **over) -> tuple[bytes, bytes, dict]:
     out = tmp_path / name
     metrics = run(params(**over), Paths(mlm=str(mlm), tokenizer=str(tmp_path / "tokenizer"),
-                                        out=str(out), metrics=str(out / "masking.json")))
+                                        units=units, dev=dev, out=str(out),
+                                        metrics=str(out / "masking.json")))
     return (out / "train.parquet").read_bytes(), (out / "eval.parquet").read_bytes(), metrics
 
 

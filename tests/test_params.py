@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from dapt.params import ParamError, YamlLoader, load_params, problems
-from dapt.params_schema import HUB_ENV, CorpusSource, Precision, stay_offline
+from dapt.params_schema import HUB_ENV, CorpusSource, Precision, UnitSource, stay_offline
+from stages.mask_annotate import UNIT_SOURCES
 from tests.helpers import REPO, run_module, with_overrides, write_params
 
 DOMAIN = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
@@ -73,6 +74,9 @@ BAD = [  # (overrides, expected problem)
     ({"data.labeled_dir": None}, "data.labeled_dir=None: must be a valid string"),
     ({"data.unlabeled_dir": 3}, "data.unlabeled_dir=3: must be a valid string"),
     ({"data.corpus_file": ["a"]}, "data.corpus_file=['a']: must be a valid string"),
+    ({"data.lexicon_file": "missing.tsv"},
+     "data.lexicon_file='missing.tsv': no such file (a relative path starts at the repository "
+     "root)"),
     ({"split.seed": -1}, "split.seed=-1: must be greater than or equal to 0"),
     ({"split.dev_size": 0}, "split.dev_size=0: must be greater than 0"),
     ({"split.test_size": 1}, "split.test_size=1: must be less than 1"),
@@ -94,6 +98,12 @@ BAD = [  # (overrides, expected problem)
     ({"mask.replace_random": 2}, "mask.replace_random=2: must be less than or equal to 1"),
     ({"mask.replace_mask": 0.95}, "mask.replace_mask=0.95, mask.replace_random=0.1: "
                                   "replace_mask + replace_random must be <= 1"),
+    ({"mask.unlabeled_units": "gold"},
+     "mask.unlabeled_units='gold': must be 'lexicon', 'tagger' or 'none'"),
+    ({"mask.jieba_user_dict": "data"}, "mask.jieba_user_dict='data': no such file"),
+    ({"unit_tagger.c1": -1}, "unit_tagger.c1=-1: must be greater than or equal to 0"),
+    ({"unit_tagger.max_iterations": 0},
+     "unit_tagger.max_iterations=0: must be greater than or equal to 1"),
     ({"mask.lexicon_min_len": 0}, "mask.lexicon_min_len=0: must be greater than or equal to 1"),
     ({"mask.lexicon_conflict": "vote"},
      "mask.lexicon_conflict='vote': must be 'majority' or 'skip'"),
@@ -150,6 +160,9 @@ def test_each_rule_names_key_value_and_rule(overrides, expected):
     ({"corpus.sources": []}, "corpus.sources=[]: List should have at least 1 item"),
     ({"corpus.sources": ["people_daily", "wiki"]}, "corpus.sources.1='wiki': must be "
                                                   "'people_daily', 'reviews_pos' or 'reviews_neg'"),
+    ({"mask.unlabeled_units": "tagger"}, "mask.unlabeled_units='tagger': the general corpus "
+                                         "has no annotations to train a unit tagger on"),
+    ({"data.lexicon_file": "missing.tsv"}, "data.lexicon_file='missing.tsv': no such file"),
 ])
 def test_general_corpus_rules(overrides, expected):
     found = check(overrides, GENERAL)
@@ -249,6 +262,7 @@ def test_names_agree_with_the_code_that_uses_them():
     from dapt.training.arguments import choose_precision
 
     assert set(get_args(CorpusSource)) == set(SOURCES)
+    assert set(get_args(UnitSource)) == set(UNIT_SOURCES)
     assert {choose_precision(p, True, True) for p in get_args(Precision)} == {
         "fp32", "bf16", "fp16"}
 

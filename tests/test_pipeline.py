@@ -20,8 +20,9 @@ import yaml
 from tests.helpers import dvc, git, tiny_clone
 
 pytestmark = pytest.mark.slow
-STAGES = ["split", "tokenize", "mask-annotate", "pretrain", "finetune-ner", "evaluate"]
-METRICS = ["data", "tokenize", "masking", "pretrain", "finetune", "eval"]
+STAGES = ["split", "tokenize", "unit-tagger", "mask-annotate", "pretrain", "finetune-ner",
+          "evaluate"]
+METRICS = ["data", "tokenize", "unit_tagger", "masking", "pretrain", "finetune", "eval"]
 # With 1 fine-tuning epoch the tiny profile predicts no entity at all (test F1 0.0), no
 # better than an untrained model; with 5 epochs it reaches test F1 0.32 on the demo data
 # (about 1 s per extra epoch). Untrained models stay far below the floor: random init
@@ -72,7 +73,7 @@ def test_mask_prob_change_reruns_only_later_stages(first, tmp_path):
     repo = tmp_path / "exp"
     shutil.copytree(first, repo)
     out = dvc(repo, "exp", "run", "-S", "mask_prob=0.2")
-    for stage in ("split", "tokenize"):
+    for stage in ("split", "tokenize", "unit-tagger"):
         assert f"Stage '{stage}' didn't change, skipping" in out
     for stage in ("mask-annotate", "pretrain", "finetune-ner", "evaluate"):
         assert f"Running stage '{stage}'" in out

@@ -14,6 +14,7 @@ from pathlib import Path
 import pycrfsuite
 
 from dapt.baselines.chars import CharSeq
+from dapt.data.atomic import atomic_file
 from dapt.data.documents import Document
 
 
@@ -68,8 +69,8 @@ def train(docs: list[Document], c1: float, c2: float, max_iterations: int,
     trainer.set_params({"c1": c1, "c2": c2, "max_iterations": max_iterations,
                         "feature.possible_transitions": True})
     model_path = Path(model_path)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    trainer.train(str(model_path))
+    with atomic_file(model_path) as tmp:
+        trainer.train(str(tmp))
     return model_path
 
 

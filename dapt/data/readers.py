@@ -1,11 +1,12 @@
-"""Input readers with validation: brat folders and raw corpus files.
+"""Input readers with validation: brat folders, raw corpus files and lexicon files.
 
 Policy for bad input (documented in README "Input validation"):
 
 * With ``on_error="skip"`` (the default) every problem is recorded as a
   :class:`Skip` (file, line, reason) and the offending unit is dropped:
   a whole document for file-level problems, one annotation for line-level ones.
-  Stages write the list to ``metrics/data.json``; nothing is dropped silently.
+  Stages write the list to their metrics (``metrics/data.json``; lexicon files:
+  ``metrics/masking.json``); nothing is dropped silently.
 * With ``on_error="raise"`` the first problem raises :class:`InputError`
   naming the file and line.
 
@@ -24,11 +25,13 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dapt.data.documents import Document, Entity
 
+TYPE = re.compile(r"\S+")
 ENTITY_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
 IGNORED_KINDS = ("#", "R", "A", "E", "M", "N", "*")
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")  # C0 controls but \t \n \v \f \r
@@ -227,24 +230,50 @@ def read_brat_folder(
     return docs
 
 
-def read_corpus_file(path: Path | str, report: ReadReport) -> list[Document]:
-    """Read a raw corpus, one document per line (blank lines skipped and counted)."""
-    path = Path(path)
+def read_lines(path: Path, report: ReadReport) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a UTF-8 text file, BOM and ``\\r`` removed; a line that is not
+    UTF-8 is skipped (recorded), an unreadable file raises ``InputError``."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: unreadable ({exc.strerror or exc})") from exc
-    docs = []
     for line_no, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
         line = decode_bytes(raw, path, report, first_line=line_no)  # bad line: that line only
-        if line is None:
-            continue
-        line = line.rstrip("\r")
+        if line is not None:
+            yield line_no, line.rstrip("\r")
+
+
+def read_corpus_file(path: Path | str, report: ReadReport) -> list[Document]:
+    """Read a raw corpus, one document per line (blank lines skipped and counted)."""
+    path = Path(path)
+    docs = []
+    for line_no, line in read_lines(path, report):
         if not line.strip():
             report.ignored["corpus_blank_lines"] += 1
             continue
         docs.append(Document(f"{path.stem}:{line_no}", line))
     return docs
+
+
+def read_lexicon_file(path: Path | str, report: ReadReport) -> list[tuple[str, str]]:
+    """``(surface, type)`` entries of a lexicon file: one ``surface<TAB>TYPE`` per line.
+
+    Blank lines and lines starting with ``#`` are ignored. A line with another
+    shape, an empty or space-padded surface, or a type holding whitespace is skipped
+    (recorded) or raises, per ``report.on_error``.
+    """
+    path = Path(path)
+    entries = []
+    for line_no, line in read_lines(path, report):
+        if not line.strip() or line.startswith("#"):
+            continue
+        surface, tab, etype = line.partition("\t")
+        if not tab or not surface or surface != surface.strip() or not TYPE.fullmatch(etype):
+            report.skip(path, line_no, "malformed lexicon line (want surface TAB TYPE, "
+                        f"no padding, no whitespace in TYPE): {line!r}")
+            continue
+        entries.append((surface, etype))
+    return entries
 
 
 def sort_key(stem: str) -> tuple[int, int, str]:

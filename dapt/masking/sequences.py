@@ -19,6 +19,7 @@ class Sequences:
     """The MLM sequences as flat numpy arrays (row r holds tokens offsets[r]:offsets[r+1])."""
 
     seq_id: np.ndarray  # int64 (n,)
+    doc_id: np.ndarray  # str (n,)
     source: np.ndarray  # str (n,)
     offsets: np.ndarray  # int64 (n + 1,)
     ids: np.ndarray  # int32, flat
@@ -72,6 +73,7 @@ def read_sequences(path: Path | str) -> Sequences:
                          "sequence's tokens (expected [CLS] < start < end <= [SEP])")
     return Sequences(
         seq_id=seq_id,
+        doc_id=np.asarray(table["doc_id"].to_pylist(), dtype=str),
         source=np.asarray(table["source"].to_pylist(), dtype=str),
         offsets=offsets,
         ids=ids.astype(np.int32),

@@ -11,10 +11,12 @@ from dapt.masking.units import Units
 
 
 def mask_stats(masker: Masker, copies: list[Masked], rows: np.ndarray, entities: Units,
-               in_entity: np.ndarray) -> dict:
+               in_entity: np.ndarray, source: str = "lexicon") -> dict:
     """Masking statistics over ``rows`` (sequence indices) and the given copies.
 
-    Counts run over sequence copies. An entity (gold or lexicon) counts as masked when all
+    Per type, entity units are counted as ``gold`` (train sequences) and under ``source``
+    (the name of the unit source of the other sequences, ``mask.unlabeled_units``).
+    Counts run over sequence copies. An entity (gold or other) counts as masked when all
     its maskable tokens are, which for the entity strategies means its unit was drawn; for
     the others it measures how often a baseline happens to hide a whole entity.
     ``no_mask_sequences`` counts sequence copies without a predicted token.
@@ -59,7 +61,7 @@ def mask_stats(masker: Masker, copies: list[Masked], rows: np.ndarray, entities:
         units = int(sel.sum())
         per_type[t] = {
             "units": units, "gold": int((sel & is_gold).sum()),
-            "lexicon": int((sel & ~is_gold).sum()),
+            source: int((sel & ~is_gold).sum()),
             "masked": int(masked_units[sel].sum()),
             "masked_share": _ratio(int(masked_units[sel].sum()), units * n_copies),
         }

@@ -1,30 +1,40 @@
-"""Masking units of MLM sequences: gold entities, lexicon matches, jieba words, tokens.
+"""Masking units of MLM sequences: gold entities, lexicon matches, tagged spans, jieba
+words, tokens.
 
 A *unit* is a run of tokens ``[start, end)`` (positions within one sequence, [CLS] = 0)
 that is masked as a whole. Units of one kind never overlap.
 
 * gold entities: the ``entity_*`` columns of ``mlm.parquet`` (train documents only);
-* lexicon matches: a surface -> type lexicon built from the train sequences' gold entities
-  only, matched in the text of every *non-train* sequence with pyahocorasick (longest
-  matches win, then the leftmost; matches never overlap). Train sequences keep their gold
-  entities only: the lexicon adds no units there;
-* jieba words (whole-word masking), from a dedicated, quiet ``jieba.Tokenizer``;
+* entity units of every *non-train* sequence (train sequences keep their gold entities
+  only), from one source (``mask.unlabeled_units``):
+
+  * lexicon matches: a surface -> type lexicon built from the train sequences' gold
+    entities only (plus an optional external lexicon file), matched with pyahocorasick
+    (longest matches win, then the leftmost; matches never overlap);
+  * tagged spans: a tagger's predicted spans in document offsets (the unit-tagger stage);
+    a span that crosses a sequence edge is dropped;
+
+* jieba words (whole-word masking), from a dedicated, quiet ``jieba.Tokenizer`` (plus an
+  optional user dictionary);
 * single tokens.
 
-Words and lexicon matches are found in ``text`` (character positions) and mapped to the
-tokens whose characters fall inside them; a span covering only dropped whitespace has no
-token and is no unit.
+Words, matches and tagged spans are found in ``text`` (character positions) and mapped to
+the tokens whose characters fall inside them; a span covering only dropped whitespace has
+no token and is no unit.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from dapt.data.contracts import TRAIN
+from dapt.data.documents import Document
 from dapt.masking.sequences import Sequences
 
 SHIFT = np.int64(1 << 32)  # row key stride for char -> token lookups
@@ -117,16 +127,31 @@ class Lexicon:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def matches(self, texts: Iterable[str]) -> list[list[tuple[int, int, str]]]:
+        """Longest matches ``(start, end, type)`` in each text (see ``longest_matches``)."""
+        texts = list(texts)
+        if not self.entries:
+            return [[] for _ in texts]
+        import ahocorasick
 
-def build_lexicon(seqs: Sequences, min_len: int, conflict: str) -> Lexicon:
-    """Lexicon of train-split gold surfaces of at least ``min_len`` characters.
+        automaton = ahocorasick.Automaton()
+        for surface, typ in self.entries.items():
+            automaton.add_word(surface, (len(surface), typ))
+        automaton.make_automaton()
+        return [longest_matches(automaton, text) for text in texts]
+
+
+def build_lexicon(seqs: Sequences, min_len: int, conflict: str,
+                  extra: Iterable[tuple[str, str]] = ()) -> Lexicon:
+    """Lexicon of train-split gold surfaces (and the ``extra`` entries, each distinct one
+    counted like one more gold entity) of at least ``min_len`` characters.
 
     A surface annotated with several types is resolved by ``conflict``: ``majority`` keeps
     the most frequent type (ties: alphabetical first), ``skip`` drops the surface.
     """
     counts: dict[str, Counter] = {}
     short = 0
-    for surface, typ in entity_surfaces(seqs):
+    for surface, typ in entity_surfaces(seqs) + sorted(set(extra)):
         if len(surface) < min_len:
             short += 1
             continue
@@ -186,32 +211,50 @@ def _char_units(seqs: Sequences, spans: list[tuple[int, int, int, str]], entity:
 
 def lexicon_units(seqs: Sequences, lexicon: Lexicon) -> Units:
     """Lexicon matches in the text of every non-train sequence."""
-    if not lexicon.entries:
-        return Units.empty()
-    import ahocorasick
-
-    automaton = ahocorasick.Automaton()
-    for surface, typ in lexicon.entries.items():
-        automaton.add_word(surface, (len(surface), typ))
-    automaton.make_automaton()
-    spans = [(r, s, e, typ) for r in np.flatnonzero(seqs.source != TRAIN).tolist()
-             for s, e, typ in longest_matches(automaton, seqs.text[r])]
+    rows = np.flatnonzero(seqs.source != TRAIN).tolist()
+    found = lexicon.matches(seqs.text[r] for r in rows)
+    spans = [(r, s, e, typ) for r, matches in zip(rows, found) for s, e, typ in matches]
     return _char_units(seqs, spans, True)
 
 
-def jieba_tokenizer():
-    """A dedicated, quiet jieba tokenizer on jieba's bundled dictionary."""
+def tagged_units(seqs: Sequences, tagged: Mapping[tuple[str, str], Document]
+                 ) -> tuple[Units, int]:
+    """Predicted entities of ``tagged[(source, doc_id)]`` (document offsets, e.g. from the
+    unit-tagger stage) in every non-train sequence; returns (units, number of spans dropped
+    because they cross a sequence edge)."""
+    spans, cut = [], set()
+    for r in np.flatnonzero(seqs.source != TRAIN).tolist():
+        key = (str(seqs.source[r]), str(seqs.doc_id[r]))
+        doc = tagged.get(key)
+        lo, text = int(seqs.text_start[r]), seqs.text[r]
+        if doc is None or doc.text[lo : lo + len(text)] != text:
+            raise ValueError(f"sequence {seqs.seq_id[r]}: no tagged document {key} with its "
+                             "text (rerun the unit-tagger stage)")
+        for e in doc.entities:
+            if lo <= e.start and e.end <= lo + len(text):
+                spans.append((r, e.start - lo, e.end - lo, e.type))
+            elif e.start < lo + len(text) and lo < e.end:
+                cut.add((key, e.start))
+    return _char_units(seqs, spans, True), len(cut)
+
+
+def jieba_tokenizer(user_dict: str | Path | None = None):
+    """A dedicated, quiet jieba tokenizer on jieba's bundled dictionary, plus ``user_dict``
+    (jieba's user-dictionary format: ``word [freq] [tag]`` per line) when given."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     tok = jieba.Tokenizer()
     tok.initialize()
+    if user_dict is not None:
+        with open(user_dict, "rb") as f:
+            tok.load_userdict(f)
     return tok
 
 
-def word_units(seqs: Sequences) -> Units:
+def word_units(seqs: Sequences, user_dict: str | Path | None = None) -> Units:
     """jieba words (HMM on, deterministic) of each sequence's text."""
-    tok = jieba_tokenizer()
+    tok = jieba_tokenizer(user_dict)
     spans = [(r, s, e, "word") for r, text in enumerate(seqs.text)
              for _, s, e in tok.tokenize(text)]
     return _char_units(seqs, spans, False)
