@@ -6,7 +6,8 @@
 Each variant builds the token classifier the finetune-ner stage builds (same builder, same
 collator, AdamW), then times ``--steps`` optimiser steps on the train windows in
 length-grouped batches (the first 3 steps excluded as warm-up). Variants: ``softmax``,
-``crf``, ``bilstm_crf`` (``--lstm`` units per direction), and ``bilstm_crf+compile``
+``crf``, ``bilstm_crf`` (``--lstm`` units per direction), ``bilstm_crf+packed`` (the BiLSTM
+through ``pack_padded_sequence``, as before ``dapt.ner.bilstm``) and ``bilstm_crf+compile``
 (the encoder wrapped in ``torch.compile``). Every variant is timed twice, interleaved, so
 drift in machine load hits all; prints tokens/s and the ratio to ``softmax``.
 """
@@ -26,11 +27,21 @@ from transformers import DataCollatorForTokenClassification  # noqa: E402
 
 from dapt.data.contracts import TRAIN, read_ner_windows  # noqa: E402
 from dapt.data.tokenizer_io import load_tokenizer  # noqa: E402
+from dapt.ner import bilstm, heads  # noqa: E402
 from dapt.ner.bio import label_list, tag_types  # noqa: E402
 from dapt.training.models import seed_for_init  # noqa: E402
 from dapt.training.ner import build_token_classifier, encode_windows  # noqa: E402
 
-VARIANTS = ("softmax", "crf", "bilstm_crf", "bilstm_crf+compile")
+VARIANTS = ("softmax", "crf", "bilstm_crf", "bilstm_crf+packed", "bilstm_crf+compile")
+
+
+def packed_bilstm(lstm, x, lengths):
+    """The BiLSTM through packed sequences (the CUDA path of ``padded_bilstm``, on CPU)."""
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                                     enforce_sorted=False)
+    out, _ = lstm(packed)
+    return torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                  total_length=x.shape[1])[0]
 
 
 def batches(rows: list[dict], size: int, collator) -> list[dict]:
@@ -43,11 +54,12 @@ def batches(rows: list[dict], size: int, collator) -> list[dict]:
 def timed_run(variant: str, model_dir: str, labels: list[str], tokenizer, data: list[dict],
               steps: int, lstm: int) -> float:
     """Training tokens per second of one variant over ``steps`` optimiser steps."""
-    head, _, compiled = variant.partition("+")
+    head, _, option = variant.partition("+")
     seed_for_init(0)
     model = build_token_classifier(model_dir, labels, {}, tokenizer, head, lstm)
-    if compiled:
+    if option == "compile":
         model.bert = torch.compile(model.bert)
+    heads.padded_bilstm = packed_bilstm if option == "packed" else bilstm.padded_bilstm
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     tokens, start = 0, 0.0

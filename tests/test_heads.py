@@ -7,6 +7,7 @@ import torch
 from transformers import AutoModelForMaskedLM, BertConfig
 
 from dapt.data.documents import Document
+from dapt.ner.bilstm import padded_bilstm, reverse_within_lengths
 from dapt.ner.crf import bio_constraints
 from dapt.ner.heads import BertCrfForTokenClassification, load_token_classifier
 from dapt.ner.inference import NerPredictor
@@ -117,3 +118,36 @@ def test_head_learning_rate_applies_to_every_layer_above_the_encoder(tmp_path):
         assert rate[id(param)] == (1e-3 if name.startswith("bert.") else 1e-2), name
     assert decay[id(named["classifier.bias"])] == 0.0
     assert decay[id(named["classifier.weight"])] == 0.01
+
+
+def packed_reference(lstm: torch.nn.LSTM, x: torch.Tensor, lengths: torch.Tensor):
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                     enforce_sorted=False)
+    out, _ = lstm(packed)
+    return torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                  total_length=x.shape[1])[0]
+
+
+def test_padded_bilstm_equals_the_packed_run_in_values_and_gradients():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(6, 4, batch_first=True, bidirectional=True)
+    lengths = torch.tensor([9, 3, 1, 9, 5])
+    x = torch.randn(5, 9, 6, requires_grad=True)
+    weight = torch.randn(5, 9, 8)  # a loss that reads every output position
+    ref = packed_reference(lstm, x, lengths)
+    out = padded_bilstm(lstm, x, lengths)
+    assert torch.allclose(out, ref, atol=1e-6)
+    assert out[1, 3:].abs().max() == 0 and out[2, 1:].abs().max() == 0  # zeros past length
+    want = torch.autograd.grad((ref * weight).sum(), [x, *lstm.parameters()])
+    got = torch.autograd.grad((out * weight).sum(), [x, *lstm.parameters()])
+    for a, b in zip(want, got):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert sorted(lstm.state_dict()) == sorted(
+        f"{kind}_{part}_l0{suffix}" for kind in ("weight", "bias") for part in ("ih", "hh")
+        for suffix in ("", "_reverse"))
+
+
+def test_reverse_within_lengths_keeps_padding_in_place():
+    x = torch.arange(8.0).view(2, 4, 1)
+    out = reverse_within_lengths(x, torch.tensor([4, 2]))
+    assert out.squeeze(-1).tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dapt.baselines.chars import CharSeq, label_set
 from dapt.data.documents import Document
+from dapt.ner.bilstm import padded_bilstm
 from dapt.ner.crf import CRF, IGNORE_INDEX
 from dapt.ner.scoring import doc_spans, score_spans
 
@@ -63,10 +63,7 @@ class BiLSTMCRF(nn.Module):
         return [self.index.get(c, unk) for c in chars]
 
     def emissions(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.drop(self.embed(ids))
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        out = padded_bilstm(self.lstm, self.drop(self.embed(ids)), lengths)
         return self.proj(self.drop(out))
 
 

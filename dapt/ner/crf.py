@@ -83,11 +83,13 @@ class CRF(nn.Module):
         B, T, L = em.shape
         self._lengths(mask, T)
         trans, start, end = self.constrained()
-        mask = mask.bool()
-        alpha = start[None] + em[:, 0]
+        # unbind, not em[:, t]: the backward of T slices would add T zero-filled [B, T, L]
+        # gradients (quadratic in T); unbind's backward stacks the T steps once.
+        steps, keep = em.unbind(1), mask.bool().unbind(1)
+        alpha = start[None] + steps[0]
         for t in range(1, T):
-            nxt = torch.logsumexp(alpha[:, :, None] + trans[None], dim=1) + em[:, t]
-            alpha = torch.where(mask[:, t, None], nxt, alpha)
+            nxt = torch.logsumexp(alpha[:, :, None] + trans[None], dim=1) + steps[t]
+            alpha = torch.where(keep[t][:, None], nxt, alpha)
         return torch.logsumexp(alpha + end[None], dim=1)
 
     def path_score(self, emissions: torch.Tensor, tags: torch.Tensor,

@@ -27,6 +27,7 @@ from transformers import AutoConfig, AutoModelForTokenClassification, BertModel,
 from transformers import initialization as init
 from transformers.modeling_outputs import TokenClassifierOutput
 
+from dapt.ner.bilstm import padded_bilstm
 from dapt.ner.crf import CRF, bio_constraints
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -77,13 +78,7 @@ class BertCrfForTokenClassification(BertPreTrainedModel):
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         hidden = self.dropout(hidden)
         if self.lstm is not None:
-            lengths = attention_mask.sum(1).cpu()
-            packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths, batch_first=True,
-                                                       enforce_sorted=False)
-            out, _ = self.lstm(packed)
-            hidden, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
-                                                         total_length=hidden.shape[1])
-            hidden = self.dropout(hidden)
+            hidden = self.dropout(padded_bilstm(self.lstm, hidden, attention_mask.sum(1)))
         return self.classifier(hidden)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
