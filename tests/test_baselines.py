@@ -82,3 +82,20 @@ def test_bilstm_crf_learns_fixed_surfaces():
     assert model.labels == label_set(["DRUG", "DRUG_EFFICACY", "SYMPTOM"])
     assert hist["best_dev_f1"] == max(e["dev_f1"] for e in hist["epochs"])
     assert strict_f1(test, bilstm_crf.predict(model, test)) > 0.95
+
+
+def test_length_batches_group_similar_lengths_in_a_seeded_random_order():
+    import numpy as np
+
+    lengths = [random.Random(k).randint(1, 256) for k in range(500)]
+    epoch = bilstm_crf.length_batches(lengths, 32, np.random.default_rng(1))
+    assert sorted(int(i) for b in epoch for i in b) == list(range(500))  # each row once
+    assert sorted(len(b) for b in epoch) == [500 % 32] + [32] * (500 // 32)
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch]
+    assert max(spread) <= 40  # ~16 on average; random batches of 32 span ~240
+    again = bilstm_crf.length_batches(lengths, 32, np.random.default_rng(1))
+    assert [b.tolist() for b in again] == [b.tolist() for b in epoch]
+    other = bilstm_crf.length_batches(lengths, 32, np.random.default_rng(2))
+    assert [b.tolist() for b in other] != [b.tolist() for b in epoch]
+    firsts = [min(lengths[i] for i in b) for b in epoch]
+    assert firsts != sorted(firsts)  # batch order is shuffled, not shortest first

@@ -3,8 +3,9 @@
 Documents become whitespace-free character sequences (``dapt.baselines.chars``), cut into
 chunks of at most ``max_len`` characters at sentence ends, never inside a gold entity for
 training. Model: character embeddings -> dropout -> 1-layer BiLSTM -> dropout -> linear
-emissions -> BIO-constrained CRF (``dapt.ner.crf``). Adam; after each epoch the dev strict
-span F1 is measured and the best epoch's weights are kept (early stopping with patience).
+emissions -> BIO-constrained CRF (``dapt.ner.crf``). Adam over batches of chunks of similar
+length, in random order; after each epoch the dev strict span F1 is measured and the best
+epoch's weights are kept (early stopping with patience).
 Seeded: ``torch.manual_seed`` for init/dropout, a numpy Generator for the data order.
 """
 
@@ -85,6 +86,14 @@ def _batch(model: BiLSTMCRF, rows: list[tuple[list[int], list[int] | None]]):
     return ids, tags, lengths
 
 
+def length_batches(lengths: list[int], size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's batches of row indices: rows of similar length together (little padding
+    for the LSTM and CRF steps), ties broken at random, batches in random order."""
+    order = np.lexsort((rng.permutation(len(lengths)), np.asarray(lengths)))
+    batches = [order[k : k + size] for k in range(0, len(order), size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def training_chunks(model: BiLSTMCRF, docs: list[Document]) -> list[tuple[list[int], list[int]]]:
     lab = {t: i for i, t in enumerate(model.labels)}
     rows = []
@@ -137,10 +146,9 @@ def fit(train_docs: list[Document], dev_docs: list[Document], cfg: Config,
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        order = rng.permutation(len(rows))
         total, n_batches = 0.0, 0
-        for k in range(0, len(order), cfg.batch_size):
-            ids, tags, lengths = _batch(model, [rows[j] for j in order[k : k + cfg.batch_size]])
+        for batch in length_batches([len(r[0]) for r in rows], cfg.batch_size, rng):
+            ids, tags, lengths = _batch(model, [rows[j] for j in batch])
             mask = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
             loss = model.crf.neg_log_likelihood(model.emissions(ids, lengths), tags, mask)
             opt.zero_grad()
