@@ -7,8 +7,12 @@ share of copies without any mask, entity masked share; from ``metrics/masking.js
 the paired difference against each ``--baseline`` (same seeds on both sides) with a 95%
 Student-t interval over the per-seed differences, plus one sentence per comparison saying
 whether the interval excludes 0; then per-type F1 of every entity type. ``--reference``
-adds rows of models that need no pretraining (``bench/reference_rows.py`` output). Settings
-with fewer than three seeds are flagged: their spread says little.
+adds rows of models that need no pretraining (``bench/reference_rows.py`` output; dashed
+lines in the plot). Settings with fewer than three seeds are flagged: their spread says
+little. A setting whose experiments are named ``<name>-s<seed>`` is labelled ``<name>`` (its
+params are listed under the table). Where mask-annotate scored its entity units on dev
+(``unit_quality``), the strict F1 of the unit source used on unlabeled text is a column.
+``--notes`` appends a hand-written Markdown file: what the numbers do and do not show.
 
     python -m dapt.report --baseline mask_strategy=token --out reports/ablation.md
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import statistics
 import subprocess
 from collections import defaultdict
@@ -36,6 +41,8 @@ MIN_SEEDS = 3
 MASK_FILE = "metrics/masking.json"
 MASK_STATS = (("mask_rate", "mask rate"), ("no_mask_share", "copies without mask"),
               ("entity_masked_share", "entity masked share"))
+UNIT_F1 = "unit_f1"  # dev strict F1 of the unlabeled-text unit source (mask-annotate)
+SEED_SUFFIX = re.compile(r"-s\d+$")
 
 
 @dataclass
@@ -73,13 +80,18 @@ def run_from_record(name: str, data: dict) -> Run | None:
         return None
     per_type = metrics.get("per_type", {})
     masking = (data.get("metrics") or {}).get(MASK_FILE, {}).get("data", {})
+    stats = {k: float(masking[k]) for k, _ in MASK_STATS if k in masking}
+    source = (masking.get("unlabeled_units") or {}).get("source")
+    quality = (masking.get("unit_quality") or {}).get(source)
+    if quality:
+        stats[UNIT_F1] = float(quality["f1"])
     return Run(
         name=name,
         params=flatten(params),
         f1=float(metrics["f1"]),
         per_type={t: float(v["f1"]) for t, v in per_type.items()},
         support={t: int(v.get("support", 0)) for t, v in per_type.items()},
-        masking={k: float(masking[k]) for k, _ in MASK_STATS if k in masking},
+        masking=stats,
     )
 
 
@@ -156,8 +168,17 @@ def paired_interval(diffs: list[float]) -> tuple[float, float, float] | None:
     return mean, mean - half, mean + half
 
 
-def label_of(setting: Setting, varying: list[str]) -> str:
+def params_of(setting: Setting, varying: list[str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in zip(varying, setting.key)) or "(all)"
+
+
+def label_of(setting: Setting, varying: list[str]) -> str:
+    """``<name>`` when every run is named ``<name>-s<seed>``; otherwise the params."""
+    runs = setting.runs.values()
+    names = {SEED_SUFFIX.sub("", r.name) for r in runs}
+    if len(names) == 1 and all(SEED_SUFFIX.search(r.name) for r in runs):
+        return names.pop()
+    return params_of(setting, varying)
 
 
 def comparison(s: Setting, base: Setting) -> tuple[str, str | None]:
@@ -194,8 +215,12 @@ def reference_lines(reference: dict, columns: int) -> list[str]:
 
 
 def render(settings: list[Setting], varying: list[str], baselines: list[Setting],
-           types: list[str], unusable: int, reference: dict | None = None) -> str:
-    header = ["setting", "seeds", "test F1", *[name for _, name in MASK_STATS],
+           types: list[str], unusable: int, reference: dict | None = None,
+           notes_text: str | None = None) -> str:
+    stats = list(MASK_STATS)
+    if any(UNIT_F1 in r.masking for s in settings for r in s.runs.values()):
+        stats.append((UNIT_F1, "unit F1 (dev)"))
+    header = ["setting", "seeds", "test F1", *[name for _, name in stats],
               *[f"Δ F1 vs {label_of(b, varying)} [95% CI]" for b in baselines]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     sentences = []
@@ -207,7 +232,7 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
         flag = "" if len(seeds) >= MIN_SEEDS else " ⚠"
         cells = [label, f"{len(seeds)}{flag}", mean_std([s.runs[x].f1 for x in seeds]),
                  *[mean_of([s.runs[x].masking[k] for x in seeds if k in s.runs[x].masking])
-                   for k, _ in MASK_STATS]]
+                   for k, _ in stats]]
         for base in baselines:
             cell, sentence = ("–", None) if s is base else comparison(s, base)
             cells.append(cell)
@@ -228,6 +253,10 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
         "the mean per-seed difference against a baseline over the seeds both ran, with a "
         "95% Student-t interval over those differences.",
     ]
+    named = [s for s in settings if label_of(s, varying) != params_of(s, varying)]
+    if named:
+        notes.append("Settings: " + "; ".join(
+            f"**{label_of(s, varying)}**: {params_of(s, varying)}" for s in named) + ".")
     few = [s for s in settings if len(s.runs) < MIN_SEEDS]
     if few:
         notes.append(f"⚠ {len(few)} setting(s) have fewer than {MIN_SEEDS} seeds: their "
@@ -240,22 +269,39 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
     if sentences:
         parts += ["## Comparisons", "\n".join(sentences)]
     parts += ["## Per-type test F1 (mean over seeds; types by support)", "\n".join(per_type)]
+    if notes_text:
+        parts += ["## What the numbers show, and what they do not", notes_text.strip()]
     return "\n\n".join(parts) + "\n"
 
 
-def plot(settings: list[Setting], varying: list[str], path: Path) -> None:
+def reference_f1s(reference: dict) -> dict[str, float]:
+    """Mean test F1 of each reference row, by its label."""
+    found = {}
+    if reference.get("char_crf"):
+        found["char CRF"] = float(reference["char_crf"]["test"]["f1"])
+    if reference.get("bilstm_crf"):
+        found["char BiLSTM-CRF"] = statistics.mean(reference["bilstm_crf"]["test_f1"])
+    return found
+
+
+def plot(settings: list[Setting], varying: list[str], path: Path,
+         reference: dict | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = ["\n".join(f"{k}={v}" for k, v in zip(varying, s.key)) for s in settings]
+    labels = [label_of(s, varying).replace(", ", "\n") for s in settings]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(settings)), 4))
     for i, s in enumerate(settings):
         f1s = [r.f1 for r in s.runs.values()]
         ax.scatter([i] * len(f1s), f1s, color="grey", s=12, zorder=3)
         std = statistics.stdev(f1s) if len(f1s) > 1 else 0.0
         ax.errorbar(i, statistics.mean(f1s), yerr=std, fmt="o", capsize=6, zorder=4)
+    for k, (name, f1) in enumerate(reference_f1s(reference or {}).items()):
+        ax.axhline(f1, linestyle="--", color=f"C{k + 1}", label=f"{name} (no pretraining)")
+    if reference:
+        ax.legend(fontsize=8, loc="lower right")
     ax.set_xticks(range(len(settings)), labels, fontsize=8)
     ax.set_ylabel("test strict F1")
     ax.set_title("mean ± std over seeds (dots: single seeds)")
@@ -265,12 +311,14 @@ def plot(settings: list[Setting], varying: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def summary(setting: Setting) -> dict:
-    """Seeds, per-seed test F1 and mask statistics of one setting, for the JSON output."""
+def summary(setting: Setting, varying: list[str]) -> dict:
+    """Params, seeds, per-seed test F1 and mask statistics of one setting (JSON output)."""
     seeds = sorted(setting.runs)
     f1 = [setting.runs[x].f1 for x in seeds]
-    return {"seeds": seeds, "f1": f1, "f1_mean": statistics.mean(f1),
-            "masking": {k: [setting.runs[x].masking.get(k) for x in seeds] for k, _ in MASK_STATS}}
+    return {"params": dict(zip(varying, setting.key)), "seeds": seeds, "f1": f1,
+            "f1_mean": statistics.mean(f1),
+            "masking": {k: [setting.runs[x].masking.get(k) for x in seeds]
+                        for k in [*(k for k, _ in MASK_STATS), UNIT_F1]}}
 
 
 def load_exp_show(path: str | None) -> list[dict]:
@@ -291,6 +339,8 @@ def main() -> None:
     parser.add_argument("--reference", type=Path,
                         help="reference_rows.json of bench/reference_rows.py (rows that need "
                              "no pretraining)")
+    parser.add_argument("--notes", type=Path,
+                        help="hand-written Markdown appended as 'what the numbers show'")
     parser.add_argument("--out", default="reports/ablation.md")
     parser.add_argument("--json", type=Path,
                         help="also write per setting the seeds, per-seed test F1 and the mean")
@@ -304,11 +354,12 @@ def main() -> None:
     baselines = [parse_baseline(b, varying, settings) for b in (args.baseline or [None])]
     reference = json.loads(args.reference.read_text(encoding="utf-8")) if args.reference else None
     out = Path(args.out)
+    notes = args.notes.read_text(encoding="utf-8") if args.notes else None
     write_text(out, render(settings, varying, baselines, types_by_support(runs), unusable,
-                           reference))
-    plot(settings, varying, out.with_suffix(".png"))
+                           reference, notes))
+    plot(settings, varying, out.with_suffix(".png"), reference)
     if args.json:
-        write_json(args.json, {label_of(s, varying): summary(s) for s in settings})
+        write_json(args.json, {label_of(s, varying): summary(s, varying) for s in settings})
     log.info("%d runs in %d settings -> %s", len(runs), len(settings), out)
 
 

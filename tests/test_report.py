@@ -8,13 +8,14 @@ from tests.helpers import run_module
 
 
 def exp(name: str, seed: int, strategy: str, f1: float, error: bool = False,
-        mask_rate: float = 0.15) -> dict:
+        mask_rate: float = 0.15, units: dict | None = None) -> dict:
     data = {
         "params": {"params.yaml": {"data": {
             "seed": seed, "mask_strategy": strategy, "mask_prob": 0.5,
             "pretrain": {"epochs": 1}}}},
         "metrics": {} if error else {"metrics/masking.json": {"data": {
-            "mask_rate": mask_rate, "no_mask_share": 0.25, "entity_masked_share": 0.5}},
+            "mask_rate": mask_rate, "no_mask_share": 0.25, "entity_masked_share": 0.5,
+            **(units or {})}},
             "metrics/eval.json": {"data": {"test": {
             "f1": f1, "per_type": {
                 "SYMPTOM": {"f1": f1 + 0.1, "support": 50},
@@ -84,3 +85,25 @@ def test_two_baselines_an_interval_with_zero_and_reference_rows(tmp_path):
     assert "the interval includes 0: no difference is shown" in report
     assert "| char CRF (reference, no pretraining) | 1 | 0.6400 |" in report
     assert "| char BiLSTM-CRF (reference, no pretraining) | 3 | 0.6800 ± 0.0100 |" in report
+
+
+def test_named_settings_unit_quality_notes_and_json(tmp_path):
+    quality = {"lexicon": {"f1": 0.58}, "tagger": {"f1": 0.59}}
+    experiments = [exp(f"token-s{s}", s, "token", 0.5 + s / 100) for s in (1, 2, 3)]
+    experiments += [exp(f"entity-tagger-s{s}", s, "entity", 0.6, units={
+        "unlabeled_units": {"source": "tagger"}, "unit_quality": quality}) for s in (1, 2, 3)]
+    notes = tmp_path / "notes.md"
+    notes.write_text("Entity masking wins here, on one split.\n", encoding="utf-8")
+    result = tmp_path / "result.json"
+    report = run_report(tmp_path, experiments, "--baseline", "mask_strategy=token",
+                        "--notes", str(notes), "--json", str(result))
+    assert "| entity-tagger | 3 | 0.6000 ± 0.0000 | 0.1500 | 0.2500 | 0.5000 | 0.5900 |" in report
+    assert "| token **(baseline)** | 3 | 0.5200 ± 0.0100 | 0.1500 | 0.2500 | 0.5000 | – |" in report
+    assert "**entity-tagger**: mask_strategy=entity" in report
+    assert "* entity-tagger vs token: Δ = +0.0800" in report
+    assert report.endswith("## What the numbers show, and what they do not\n\n"
+                           "Entity masking wins here, on one split.\n")
+    saved = json.loads(result.read_text(encoding="utf-8"))
+    assert saved["entity-tagger"]["params"] == {"mask_strategy": "entity"}
+    assert saved["entity-tagger"]["f1"] == [0.6, 0.6, 0.6]
+    assert saved["entity-tagger"]["masking"]["unit_f1"] == [0.59, 0.59, 0.59]
