@@ -71,7 +71,8 @@ def prepare(data: Path, work: Path) -> Path:
               "--out", str(work / "tokenized"), "--tokenizer-out", str(work / "tokenizer"),
               "--metrics", str(work / "t.json"))
     run_stage("stages.mask_annotate", *p, "--mlm", str(work / "tokenized" / "mlm.parquet"),
-              "--tokenizer", str(work / "tokenizer"), "--out", str(work / "masked"),
+              "--tokenizer", str(work / "tokenizer"), "--units", "", "--dev", "",
+              "--out", str(work / "masked"),
               "--metrics", str(work / "m.json"))
     return path
 

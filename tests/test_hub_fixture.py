@@ -75,7 +75,7 @@ def pipeline(hub, tmp_path_factory) -> Path:
     params = split_tokenize(tmp, DEMO / "labeled", DEMO / "unlabeled",
                             **{**TINY, "base_model": str(hub), "finetune.init": init})
     run_stage("mask-annotate", params, mlm=str(tmp / "tokenized" / "mlm.parquet"),
-              tokenizer=str(tmp / "tokenizer"), out=str(tmp / "masked"),
+              tokenizer=str(tmp / "tokenizer"), units=None, dev=None, out=str(tmp / "masked"),
               metrics=str(tmp / "masking.json"))
     run_stage("pretrain", params, masked_dir=str(tmp / "masked"), tokenizer=str(tmp / "tokenizer"),
               out=str(tmp / "pretrained"), checkpoints=str(tmp / "checkpoints"),

@@ -29,8 +29,8 @@ def masked(tmp_path_factory) -> Path:
     params = split_and_tokenize(tmp, tmp / "labeled", tmp / "unlabeled", **TINY)
     run_module("stages.mask_annotate", "--params", str(params),
                "--mlm", str(tmp / "tokenized" / "mlm.parquet"),
-               "--tokenizer", str(tmp / "tokenizer"), "--out", str(tmp / "masked"),
-               "--metrics", str(tmp / "masking.json"))
+               "--tokenizer", str(tmp / "tokenizer"), "--units", "", "--dev", "",
+               "--out", str(tmp / "masked"), "--metrics", str(tmp / "masking.json"))
     return tmp
 
 
