@@ -267,9 +267,23 @@ def base_model_problem(value: str) -> str | None:
     if folder.is_dir():
         return None if (folder / "config.json").is_file() else (
             "this folder has no config.json (a model is a save_pretrained folder)")
-    if value.startswith(PATH_STARTS) or not HUB_ID.fullmatch(value):
+    if not looks_like_hub_id(value):
         return "no such folder (a relative path starts at the repository root)"
-    if hub_allowed() or in_hub_cache(value):
+    return hub_problem(value)
+
+
+def looks_like_hub_id(value: str) -> bool:
+    """Whether ``value``, when it is no existing path, may name a hub model (``name`` or
+    ``owner/name``); anything else is a missing local folder. The one rule for
+    ``base_model`` and predict's ``--model``."""
+    return not Path(value).exists() and not value.startswith(PATH_STARTS) and bool(
+        HUB_ID.fullmatch(value))
+
+
+def hub_problem(model_id: str) -> str | None:
+    """Why the hub id ``model_id`` cannot be loaded here (hub look-ups off and not cached),
+    or None."""
+    if hub_allowed() or in_hub_cache(model_id):
         return None
     return (f"not a local folder, and hub look-ups are off (not in the Hugging Face cache): "
             f"set {HUB_ENV}=1 to download it, e.g. `{HUB_ENV}=1 dvc exp run ...`, or give a "

@@ -8,12 +8,14 @@ import shutil
 import socket
 from pathlib import Path
 
+import huggingface_hub.constants as hub_constants
 import pytest
 
 from dapt.data.documents import Document
 from dapt.data.readers import InputError, ReadReport, read_brat_folder, read_corpus_file
-from dapt.ner.heads import is_local_model
+from dapt.ner.heads import ModelFolderError, model_source
 from dapt.ner.inference import NerPredictor
+from dapt.params_schema import HUB_ENV, looks_like_hub_id
 from dapt.predict import main
 from tests.helpers import tiny_token_classifier, write_brat, write_params
 
@@ -208,9 +210,28 @@ def test_missing_empty_or_file_model(model_dir, tmp_path, caplog):
     assert f"--model {file}: not a folder" in fails(caplog, file, *args)
 
 
-@pytest.mark.parametrize("name,local", [
-    ("models/ner", True), ("./ner", True), ("/abs/ner", True), (".", True),
-    ("bert-base-chinese", False),
+@pytest.mark.parametrize("name,error", [
+    ("./ner", "./ner: no such folder"), ("/abs/ner", "/abs/ner: no such folder"),
+    ("a/b/c", "a/b/c: no such folder"),
+    ("models/typo", "models/typo: no such folder; as a hub id: not a local folder, and hub "
+                    "look-ups are off"),
+    ("bert-base-chinese", "bert-base-chinese: no such folder; as a hub id: not a local folder"),
 ])
-def test_what_counts_as_a_local_model(name, local):
-    assert is_local_model(name) is local
+def test_model_names_follow_the_base_model_rule(name, error, monkeypatch, tmp_path):
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
+    monkeypatch.delenv(HUB_ENV, raising=False)
+    with pytest.raises(ModelFolderError) as found:
+        model_source(name)
+    assert str(found.value).startswith(error)
+    monkeypatch.setenv(HUB_ENV, "1")
+    if looks_like_hub_id(name):
+        assert model_source(name) == {"local_files_only": False}
+    else:
+        with pytest.raises(ModelFolderError):
+            model_source(name)
+
+
+def test_an_existing_folder_is_local_even_when_it_reads_like_a_hub_id(model_dir, monkeypatch):
+    monkeypatch.chdir(model_dir.parent)
+    assert looks_like_hub_id(model_dir.name) is False
+    assert model_source(model_dir.name) == {"local_files_only": True}

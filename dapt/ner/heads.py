@@ -8,17 +8,17 @@ carries ``ner_head`` and ``lstm_hidden_size``; the project's own ``NerPredictor`
 ``dapt.predict``) loads it and decodes with Viterbi. The CRF runs over the tokens between
 [CLS] and [SEP]; training loss is the mean sequence negative log-likelihood.
 
-Loading (``load_token_classifier``, ``NerPredictor.from_pretrained``): a name that exists,
-contains a path separator or starts with ``.`` is a local folder, checked first
+Loading (``load_token_classifier``, ``NerPredictor.from_pretrained``) follows the rule of
+``base_model`` (``dapt.params_schema.looks_like_hub_id``): an existing path, a name starting
+with ``.``, ``/`` or ``~``, or one no hub id could be is a local folder, checked first
 (``check_model_folder``) and loaded with ``local_files_only``, so a missing or incomplete
-folder fails at once and the network is never touched; any other name is a Hugging Face hub
-id (a bare one such as ``bert-base-chinese``: an ``org/name`` id reads as a local path, so
-download it first, ``hf download org/name --local-dir DIR``).
+folder fails at once and the network is never touched; a ``name`` or ``owner/name`` that
+is no folder is a hub id, loaded only with ``DAPT_ALLOW_HUB=1`` or from the Hugging Face
+cache (else the error names both readings).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -29,6 +29,7 @@ from transformers.modeling_outputs import TokenClassifierOutput
 
 from dapt.ner.bilstm import padded_bilstm
 from dapt.ner.crf import CRF, bio_constraints
+from dapt.params_schema import hub_allowed, hub_problem, looks_like_hub_id
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
            "pytorch_model.bin.index.json")
@@ -100,24 +101,17 @@ class BertCrfForTokenClassification(BertPreTrainedModel):
         return self.crf.decode(logits[:, 1:-1], inner)
 
 
-def is_local_model(name: str | Path) -> bool:
-    """Whether ``name`` means a local folder: it exists, contains a path separator or starts
-    with ``.`` (never a hub id then)."""
-    name = str(name)
-    return os.path.exists(name) or os.sep in name or name.startswith((".", "/"))
-
-
 def check_model_folder(folder: str | Path) -> None:
     """Raise ``ModelFolderError`` unless ``folder`` holds config.json, weights and tokenizer
     files (the message names the folder and every missing piece)."""
-    folder = Path(folder)
+    label, folder = str(folder), Path(folder)  # the name as given, in every message
     if not folder.exists():
-        raise ModelFolderError(f"{folder}: no such folder")
+        raise ModelFolderError(f"{label}: no such folder")
     if not folder.is_dir():
-        raise ModelFolderError(f"{folder}: not a folder")
+        raise ModelFolderError(f"{label}: not a folder")
     files = {p.name for p in folder.iterdir()}
     if not files:
-        raise ModelFolderError(f"{folder}: empty folder (a save_pretrained NER model folder "
+        raise ModelFolderError(f"{label}: empty folder (a save_pretrained NER model folder "
                                "holds config.json, weights and tokenizer files)")
     missing = [what for what, names in (
         ("config.json", ("config.json",)),
@@ -125,16 +119,21 @@ def check_model_folder(folder: str | Path) -> None:
         (f"tokenizer files ({', '.join(TOKENIZER_FILES)})", TOKENIZER_FILES),
     ) if not files.intersection(names)]
     if missing:
-        raise ModelFolderError(f"{folder}: missing {'; '.join(missing)}")
+        raise ModelFolderError(f"{label}: missing {'; '.join(missing)}")
 
 
 def model_source(name: str | Path) -> dict[str, bool]:
-    """``from_pretrained`` keyword arguments for ``name``: a local folder is checked
-    (``check_model_folder``) and never looked up on the hub."""
-    local = is_local_model(name)
-    if local:
+    """``from_pretrained`` keyword arguments for ``name``, by ``base_model``'s rule
+    (``dapt.params_schema.looks_like_hub_id``): a local folder is checked
+    (``check_model_folder``) and never looked up on the hub; a hub id that is no folder loads
+    only when ``DAPT_ALLOW_HUB=1`` or from the Hugging Face cache."""
+    if not looks_like_hub_id(str(name)):
         check_model_folder(name)
-    return {"local_files_only": local}
+        return {"local_files_only": True}
+    problem = hub_problem(str(name))
+    if problem:
+        raise ModelFolderError(f"{name}: no such folder; as a hub id: {problem}")
+    return {"local_files_only": not hub_allowed()}
 
 
 def load_token_classifier(model_dir: str | Path):
