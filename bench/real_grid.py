@@ -3,22 +3,34 @@
     python bench/real_grid.py                 # all settings, seeds 1 2 3
     python bench/real_grid.py --dry-run       # print the queued commands only
     python bench/real_grid.py --resume        # after an interruption: finish what is missing
+    python bench/real_grid.py --settings entity-0.5 entity-0.5-tagger-units \
+        entity-0.5-no-units                   # a subset (here: the entity-unit sources)
 
 Runs in a fresh clone of the committed HEAD (``--clone``). Every setting is the CPU profile
 ``bench/profiles/real_cpu.yaml`` plus its own overrides; all continue from the general
 checkpoint. The split stays fixed (``split.seed``); ``seed`` changes masks, initialisation
 and data order. Settings: no domain pretraining (``finetune.init=base``), token 0.15,
 token at the *measured* mask rate of entity p=0.5 (mask-annotate is run first to measure
-it), entity p=0.5, entity p=0.5 with ``mask_budget=0.2``, entity_token. The queue runs
-with ``dvc exp run --run-all``; then ``dapt.report`` writes ``reports/real_tcm.md`` (+ png)
-and ``bench/results/real_tcm.json`` with both baselines, 95% paired intervals, per-type F1
-and the reference rows of ``bench/results/reference_rows.json``.
+it), entity p=0.5, entity p=0.5 with ``mask_budget=0.2``, entity_token, and entity p=0.5
+with the other sources of entity units in unlabeled text (``mask.unlabeled_units``: tagger,
+none; lexicon is the default). The queue runs with ``dvc exp run --run-all``; then
+``dapt.report`` writes ``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json``
+with both baselines, 95% paired intervals, per-type F1, the reference rows of
+``bench/results/reference_rows.json`` and the reading in ``reports/real_tcm_notes.md``.
+``--exp-json`` adds finished experiments of earlier grids (their saved ``exp_show.json``).
+
+Every experiment runs with ``--threads`` torch threads (``OMP_NUM_THREADS``; results on CPU
+are identical only at the same thread count), one at a time unless ``--jobs``. The clone
+shares this repository's DVC cache objects (hard links): DVC reads the committed
+``dvc.lock``'s objects when it restores a stage from the run cache, and a fresh clone has
+none.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -47,7 +59,17 @@ def settings(token_rate: float) -> dict[str, dict[str, str]]:
         "entity-0.5": ENTITY,
         "entity-0.5-budget-0.2": {**ENTITY, "mask_budget": "0.2"},
         "entity_token": {**ENTITY, "mask_strategy": "entity_token"},
+        "entity-0.5-tagger-units": {**ENTITY, "mask.unlabeled_units": "tagger"},
+        "entity-0.5-no-units": {**ENTITY, "mask.unlabeled_units": "none"},
     }
+
+
+def share_cache(repo: Path, clone: Path) -> None:
+    """Hard-link ``repo``'s DVC cache objects into ``clone``'s cache (read-only files)."""
+    source = repo / ".dvc" / "cache" / "files"
+    if source.is_dir():
+        shutil.copytree(source, clone / ".dvc" / "cache" / "files", copy_function=os.link,
+                        dirs_exist_ok=True)
 
 
 def checked(proc: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
@@ -84,6 +106,14 @@ def prepare_clone(clone: Path, resume: bool) -> None:
     if clone.exists():
         shutil.rmtree(clone)
     checked(subprocess.run(["git", "clone", "-q", str(REPO), str(clone)]), "git clone")
+    share_cache(REPO, clone)
+
+
+def failures(shown: list[dict]) -> list[str]:
+    """Names of the experiments DVC reports as failed."""
+    return [rev.get("name") or rev["rev"][:7] for commit in shown
+            for exp in commit.get("experiments") or [] for rev in exp.get("revs", [])
+            if rev.get("error")]
 
 
 def finished(clone: Path) -> set[str]:
@@ -98,12 +128,20 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "tcm_ner")
     parser.add_argument("--clone", type=Path, default=Path("/tmp/dapt-real-grid"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--settings", nargs="+", metavar="NAME",
+                        help="run only these settings (default: all, in the order listed)")
+    parser.add_argument("--jobs", type=int, default=1, help="experiments at a time")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="torch threads per experiment (%(default)s)")
+    parser.add_argument("--exp-json", type=Path, action="append", default=[],
+                        help="saved `dvc exp show --json` of an earlier grid: its finished "
+                             "experiments join the report")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--resume", action="store_true",
                         help="keep a clone of the same commit and queue only the experiments "
                              "it has not finished (after an interrupted grid)")
     args = parser.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # dvc() passes it to the queue
     prepare_clone(args.clone, args.resume)
     done = set()
     if args.resume:  # tasks queued by the interrupted grid are queued again below
@@ -112,7 +150,13 @@ def main() -> None:
     profile = profile_overrides(args.data)
     rate = measure_entity_rate(args.clone, profile)
     print(f"entity p=0.5 mask rate on the real data: {rate:.4f}", flush=True)
-    for name, overrides in settings(rate).items():
+    grid = settings(rate)
+    unknown = set(args.settings or []) - set(grid)
+    if unknown:
+        raise SystemExit(f"unknown settings {sorted(unknown)}; known: {list(grid)}")
+    for name, overrides in grid.items():
+        if args.settings and name not in args.settings:
+            continue
         for seed in args.seeds:
             if f"{name}-s{seed}" in done:
                 print(f"{name}-s{seed}: finished earlier, kept", flush=True)
@@ -127,14 +171,22 @@ def main() -> None:
     checked(dvc(args.clone, "exp", "run", "--run-all", "--jobs", str(args.jobs)), "the grid")
     exp_json = args.clone / "exp_show.json"
     exp_json.write_text(checked(dvc(args.clone, "exp", "show", "--json"), "exp show").stdout)
+    failed = failures(json.loads(exp_json.read_text()))
+    if failed:
+        print(f"failed: {', '.join(failed)} (logs: dvc queue logs NAME in {args.clone}; "
+              "rerun them with --resume)", flush=True)
     reference = REPO / "bench" / "results" / "reference_rows.json"
-    report = [sys.executable, "-m", "dapt.report", "--exp-json", str(exp_json),
+    notes = REPO / "reports" / "real_tcm_notes.md"
+    report = [sys.executable, "-m", "dapt.report",
+              *[arg for path in [exp_json, *args.exp_json] for arg in ("--exp-json", str(path))],
               "--baseline", "finetune.init=base",
               "--baseline", f"mask_strategy=token,mask_prob={rate:.4f}",
               "--out", str(REPO / "reports" / "real_tcm.md"),
               "--json", str(REPO / "bench" / "results" / "real_tcm.json")]
     if reference.is_file():
         report += ["--reference", str(reference)]
+    if notes.is_file():
+        report += ["--notes", str(notes)]
     checked(subprocess.run(report, cwd=REPO, capture_output=True, text=True), "the report")
     print((REPO / "reports" / "real_tcm.md").read_text())
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -52,7 +53,9 @@ def ensure_clone(clone: Path) -> None:
 
 def dvc(clone: Path, *args: str) -> subprocess.CompletedProcess:
     bin_dir = Path(sys.executable).parent
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "DVC_NO_ANALYTICS": "1", "HOME": str(Path.home())}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "DVC_NO_ANALYTICS": "1", "HOME": str(Path.home()),
+           **{k: v for k, v in os.environ.items()  # thread count and the project's switches
+              if k == "OMP_NUM_THREADS" or k.startswith("DAPT_")}}
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=clone, env=env,
                           capture_output=True, text=True)
 

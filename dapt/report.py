@@ -332,7 +332,9 @@ def load_exp_show(path: str | None) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--exp-json", help="saved `dvc exp show --json` output (default: run it)")
+    parser.add_argument("--exp-json", action="append",
+                        help="saved `dvc exp show --json` output (default: run it); repeat to "
+                             "join experiments of several repositories or grids")
     parser.add_argument("--baseline", action="append",
                         help="e.g. mask_strategy=token; repeat for several (default: the first "
                              "setting)")
@@ -347,7 +349,8 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging()
 
-    runs, unusable = collect_runs(load_exp_show(args.exp_json))
+    shown = [c for path in args.exp_json or [None] for c in load_exp_show(path)]
+    runs, unusable = collect_runs(shown)
     if not runs:
         raise SystemExit("no finished experiments with metrics/eval.json found")
     settings, varying = group_settings(runs)

@@ -107,3 +107,14 @@ def test_named_settings_unit_quality_notes_and_json(tmp_path):
     assert saved["entity-tagger"]["params"] == {"mask_strategy": "entity"}
     assert saved["entity-tagger"]["f1"] == [0.6, 0.6, 0.6]
     assert saved["entity-tagger"]["masking"]["unit_f1"] == [0.59, 0.59, 0.59]
+
+
+def test_experiments_of_several_exp_show_files_are_joined(tmp_path):
+    first = [exp(f"token-s{s}", s, "token", 0.5) for s in (1, 2, 3)]
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps(exp_show([exp(f"entity-s{s}", s, "entity", 0.6)
+                                           for s in (1, 2, 3)])), encoding="utf-8")
+    report = run_report(tmp_path, first, "--exp-json", str(second),
+                        "--baseline", "mask_strategy=token")
+    assert "| entity | 3 | 0.6000 ± 0.0000 |" in report
+    assert "| token **(baseline)** | 3 | 0.5000 ± 0.0000 |" in report
