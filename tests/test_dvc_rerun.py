@@ -75,12 +75,24 @@ def set_param(repo: Path, key: str, value: str) -> None:
     params.write_text(text, "utf-8")
 
 
-def test_mask_prob_change_reruns_only_mask_annotate_and_later(tmp_path):
-    repo = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> tuple[Path, str]:
+    """A temp repo after its first ``dvc repro`` (each test works on a copy), and its output."""
+    repo = tmp_path_factory.mktemp("dvc_rerun") / "repo"
     make_repo(repo)
-    first = dvc(repo, "repro")
+    return repo, dvc(repo, "repro")
+
+
+def fresh_copy(reproduced: tuple[Path, str], tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(reproduced[0], repo, symlinks=True)
+    return repo
+
+
+def test_mask_prob_change_reruns_only_mask_annotate_and_later(reproduced, tmp_path):
     for stage in (*STAGES, "downstream"):
-        assert f"Running stage '{stage}'" in first
+        assert f"Running stage '{stage}'" in reproduced[1]
+    repo = fresh_copy(reproduced, tmp_path)
     assert "up to date" in dvc(repo, "status")
     before = (repo / "data" / "masked" / "train.parquet").read_bytes()
 
@@ -100,10 +112,8 @@ def test_mask_prob_change_reruns_only_mask_annotate_and_later(tmp_path):
     assert "up to date" in dvc(repo, "status")
 
 
-def test_unit_source_and_lexicon_file_rerun_only_mask_annotate_and_later(tmp_path):
-    repo = tmp_path / "repo"
-    make_repo(repo)
-    dvc(repo, "repro")
+def test_unit_source_and_lexicon_file_rerun_only_mask_annotate_and_later(reproduced, tmp_path):
+    repo = fresh_copy(reproduced, tmp_path)
     before = (repo / "data" / "masked" / "train.parquet").read_bytes()
 
     set_param(repo, "unlabeled_units", "tagger")
