@@ -20,7 +20,7 @@ repro: setup  ## run the whole pipeline on the demo default
 
 test: setup  ## lint + the test suite
 	$(BIN)/ruff check .
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .
