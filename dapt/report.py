@@ -96,13 +96,17 @@ def run_from_record(name: str, data: dict) -> Run | None:
 
 
 def collect_runs(exp_show: list[dict]) -> tuple[list[Run], int]:
-    """Experiments (not the workspace or commits themselves); also count the unusable ones."""
+    """Experiments (not the workspace or commits themselves); also count the unusable ones:
+    failed, queued, and running (``dvc exp show`` lists a running experiment with the
+    *workspace's* metrics, its ``data.rev`` being ``workspace``)."""
     runs, unusable = [], 0
     for commit in exp_show:
         for exp in commit.get("experiments") or []:
             for rev in exp.get("revs", []):
-                run = None if rev.get("error") else run_from_record(
-                    rev.get("name") or rev["rev"][:7], rev.get("data") or {})
+                data = rev.get("data") or {}
+                running = data.get("rev") == "workspace"
+                run = None if rev.get("error") or running else run_from_record(
+                    rev.get("name") or rev["rev"][:7], data)
                 if run is None:
                     unusable += 1
                 else:

@@ -118,3 +118,12 @@ def test_experiments_of_several_exp_show_files_are_joined(tmp_path):
                         "--baseline", "mask_strategy=token")
     assert "| entity | 3 | 0.6000 ± 0.0000 |" in report
     assert "| token **(baseline)** | 3 | 0.5000 ± 0.0000 |" in report
+
+
+def test_a_running_experiment_is_not_read_as_finished(tmp_path):
+    experiments = [exp(f"token-s{s}", s, "token", 0.5) for s in (1, 2, 3)]
+    running = exp("entity-s1", 1, "entity", 0.99)  # dvc shows the workspace's metrics
+    running["revs"][0]["data"]["rev"] = "workspace"
+    report = run_report(tmp_path, [*experiments, running])
+    assert "\n| entity" not in report and "0.99" not in report
+    assert "1 experiment(s) without test metrics" in report
