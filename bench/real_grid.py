@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from real_tuning import REPO, dvc, profile_overrides, set_flags  # noqa: E402
 
-from dapt.report import collect_runs  # noqa: E402
+from dapt.report import collect_runs, experiment_revs  # noqa: E402
 
 RATE_FILE = "entity_rate.json"
 
@@ -111,8 +111,7 @@ def prepare_clone(clone: Path, resume: bool) -> None:
 
 def failures(shown: list[dict]) -> list[str]:
     """Names of the experiments DVC reports as failed."""
-    return [rev.get("name") or rev["rev"][:7] for commit in shown
-            for exp in commit.get("experiments") or [] for rev in exp.get("revs", [])
+    return [rev.get("name") or rev["rev"][:7] for rev in experiment_revs(shown)
             if rev.get("error")]
 
 

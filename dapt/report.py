@@ -26,6 +26,7 @@ import re
 import statistics
 import subprocess
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,22 +96,27 @@ def run_from_record(name: str, data: dict) -> Run | None:
     )
 
 
+def experiment_revs(exp_show: list[dict]) -> Iterator[dict]:
+    """Every experiment record of ``dvc exp show --json`` (not the commits themselves)."""
+    for commit in exp_show:
+        for exp in commit.get("experiments") or []:
+            yield from exp.get("revs", [])
+
+
 def collect_runs(exp_show: list[dict]) -> tuple[list[Run], int]:
     """Experiments (not the workspace or commits themselves); also count the unusable ones:
     failed, queued, and running (``dvc exp show`` lists a running experiment with the
     *workspace's* metrics, its ``data.rev`` being ``workspace``)."""
     runs, unusable = [], 0
-    for commit in exp_show:
-        for exp in commit.get("experiments") or []:
-            for rev in exp.get("revs", []):
-                data = rev.get("data") or {}
-                running = data.get("rev") == "workspace"
-                run = None if rev.get("error") or running else run_from_record(
-                    rev.get("name") or rev["rev"][:7], data)
-                if run is None:
-                    unusable += 1
-                else:
-                    runs.append(run)
+    for rev in experiment_revs(exp_show):
+        data = rev.get("data") or {}
+        running = data.get("rev") == "workspace"
+        run = None if rev.get("error") or running else run_from_record(
+            rev.get("name") or rev["rev"][:7], data)
+        if run is None:
+            unusable += 1
+        else:
+            runs.append(run)
     return runs, unusable
 
 
@@ -204,17 +210,20 @@ def mean_of(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f}" if values else "–"
 
 
+def reference_scores(reference: dict) -> dict[str, list[float]]:
+    """Test F1 per seed of each model that needs no pretraining (reference_rows.json)."""
+    found = {}
+    if reference.get("char_crf"):
+        found["char CRF"] = [float(reference["char_crf"]["test"]["f1"])]
+    if reference.get("bilstm_crf"):
+        found["char BiLSTM-CRF"] = [float(x) for x in reference["bilstm_crf"]["test_f1"]]
+    return found
+
+
 def reference_lines(reference: dict, columns: int) -> list[str]:
-    """Table rows of the models that need no pretraining (reference_rows.json)."""
-    rows = []
-    crf = reference.get("char_crf")
-    if crf:
-        rows.append(["char CRF (reference, no pretraining)", "1", f"{crf['test']['f1']:.4f}"])
-    lstm = reference.get("bilstm_crf")
-    if lstm:
-        f1s = [float(x) for x in lstm["test_f1"]]
-        rows.append(["char BiLSTM-CRF (reference, no pretraining)", str(len(f1s)),
-                     mean_std(f1s)])
+    """Table rows of the models that need no pretraining."""
+    rows = [[f"{name} (reference, no pretraining)", str(len(f1s)), mean_std(f1s)]
+            for name, f1s in reference_scores(reference).items()]
     return ["| " + " | ".join(r + ["–"] * (columns - len(r))) + " |" for r in rows]
 
 
@@ -278,16 +287,6 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
     return "\n\n".join(parts) + "\n"
 
 
-def reference_f1s(reference: dict) -> dict[str, float]:
-    """Mean test F1 of each reference row, by its label."""
-    found = {}
-    if reference.get("char_crf"):
-        found["char CRF"] = float(reference["char_crf"]["test"]["f1"])
-    if reference.get("bilstm_crf"):
-        found["char BiLSTM-CRF"] = statistics.mean(reference["bilstm_crf"]["test_f1"])
-    return found
-
-
 def plot(settings: list[Setting], varying: list[str], path: Path,
          reference: dict | None = None) -> None:
     import matplotlib
@@ -302,8 +301,9 @@ def plot(settings: list[Setting], varying: list[str], path: Path,
         ax.scatter([i] * len(f1s), f1s, color="grey", s=12, zorder=3)
         std = statistics.stdev(f1s) if len(f1s) > 1 else 0.0
         ax.errorbar(i, statistics.mean(f1s), yerr=std, fmt="o", capsize=6, zorder=4)
-    for k, (name, f1) in enumerate(reference_f1s(reference or {}).items()):
-        ax.axhline(f1, linestyle="--", color=f"C{k + 1}", label=f"{name} (no pretraining)")
+    for k, (name, f1s) in enumerate(reference_scores(reference or {}).items()):
+        ax.axhline(statistics.mean(f1s), linestyle="--", color=f"C{k + 1}",
+                   label=f"{name} (no pretraining)")
     if reference:
         ax.legend(fontsize=8, loc="lower right")
     ax.set_xticks(range(len(settings)), labels, fontsize=8)
