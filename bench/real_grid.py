@@ -3,8 +3,10 @@
     python bench/real_grid.py                 # all settings, seeds 1 2 3
     python bench/real_grid.py --dry-run       # print the queued commands only
     python bench/real_grid.py --resume        # after an interruption: finish what is missing
-    python bench/real_grid.py --settings entity-0.5 entity-0.5-tagger-units \
-        entity-0.5-no-units                   # a subset (here: the entity-unit sources)
+    python bench/real_grid.py --settings entity-0.5-lexicon-units entity-0.5-tagger-units \
+        entity-0.5-no-units --clone /tmp/dapt-units-grid \
+        --exp-json /tmp/dapt-real-grid/exp_show.json \
+        --baseline mask.unlabeled_units=lexicon   # the unit sources, joined to the grid
 
 Runs in a fresh clone of the committed HEAD (``--clone``). Every setting is the CPU profile
 ``bench/profiles/real_cpu.yaml`` plus its own overrides; all continue from the general
@@ -12,8 +14,9 @@ checkpoint. The split stays fixed (``split.seed``); ``seed`` changes masks, init
 and data order. Settings: no domain pretraining (``finetune.init=base``), token 0.15,
 token at the *measured* mask rate of entity p=0.5 (mask-annotate is run first to measure
 it), entity p=0.5, entity p=0.5 with ``mask_budget=0.2``, entity_token, and entity p=0.5
-with the other sources of entity units in unlabeled text (``mask.unlabeled_units``: tagger,
-none; lexicon is the default). The queue runs with ``dvc exp run --run-all``; then
+with each source of entity units in unlabeled text (``mask.unlabeled_units``: lexicon, the
+default, spelt out so that its rows keep their own name beside an earlier grid's
+``entity-0.5``; tagger; none). The queue runs with ``dvc exp run --run-all``; then
 ``dapt.report`` writes ``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json``
 with both baselines, 95% paired intervals, per-type F1, the reference rows of
 ``bench/results/reference_rows.json`` and the reading in ``reports/real_tcm_notes.md``.
@@ -59,6 +62,7 @@ def settings(token_rate: float) -> dict[str, dict[str, str]]:
         "entity-0.5": ENTITY,
         "entity-0.5-budget-0.2": {**ENTITY, "mask_budget": "0.2"},
         "entity_token": {**ENTITY, "mask_strategy": "entity_token"},
+        "entity-0.5-lexicon-units": {**ENTITY, "mask.unlabeled_units": "lexicon"},
         "entity-0.5-tagger-units": {**ENTITY, "mask.unlabeled_units": "tagger"},
         "entity-0.5-no-units": {**ENTITY, "mask.unlabeled_units": "none"},
     }
@@ -135,6 +139,9 @@ def main() -> None:
     parser.add_argument("--exp-json", type=Path, action="append", default=[],
                         help="saved `dvc exp show --json` of an earlier grid: its finished "
                              "experiments join the report")
+    parser.add_argument("--baseline", action="append", default=[], metavar="KEY=VALUE[,...]",
+                        help="a further report baseline (after no domain pretraining and "
+                             "token at the entity rate)")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--resume", action="store_true",
                         help="keep a clone of the same commit and queue only the experiments "
@@ -180,6 +187,7 @@ def main() -> None:
               *[arg for path in [exp_json, *args.exp_json] for arg in ("--exp-json", str(path))],
               "--baseline", "finetune.init=base",
               "--baseline", f"mask_strategy=token,mask_prob={rate:.4f}",
+              *[arg for base in args.baseline for arg in ("--baseline", base)],
               "--out", str(REPO / "reports" / "real_tcm.md"),
               "--json", str(REPO / "bench" / "results" / "real_tcm.json")]
     if reference.is_file():
