@@ -5,7 +5,7 @@
     python bench/real_grid.py --resume        # after an interruption: finish what is missing
     python bench/real_grid.py --settings entity-0.5-lexicon-units entity-0.5-tagger-units \
         entity-0.5-no-units --clone /tmp/dapt-units-grid \
-        --exp-json /tmp/dapt-real-grid/exp_show.json \
+        --exp-json bench/results/real_grid_exp_show.json \
         --baseline mask.unlabeled_units=lexicon   # the unit sources, joined to the grid
 
 Runs in a fresh clone of the committed HEAD (``--clone``). Every setting is the CPU profile
