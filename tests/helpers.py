@@ -264,14 +264,17 @@ def hub_checkpoint(root: Path, model_type: bool = True, hidden_size: int = 32,
 
 
 def kill_at_checkpoint(cmd: list[str], root: Path, env: dict[str, str], cwd: Path = REPO,
-                       done: Callable[[Path], bool] = lambda path: True) -> Path:
+                       done: Callable[[Path], bool] = lambda path: True,
+                       required: tuple[str, ...] = ()) -> Path:
     """Start ``cmd`` in its own process group and SIGKILL the group as soon as the resume
     root ``root`` (``<stage>/<fingerprint>/checkpoint-<step>``) holds a complete checkpoint
-    (``trainer_state.json`` written) for which ``done(path)`` holds; returns that checkpoint."""
+    (``trainer_state.json`` and the stage's ``required`` files written, as
+    ``ResumableRun.complete`` counts them) for which ``done(path)`` holds; returns it."""
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        found = first_checkpoint(proc, root, done)
+        found = first_checkpoint(proc, root, lambda path: all(
+            (path / name).is_file() for name in required) and done(path))
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

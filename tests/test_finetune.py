@@ -14,6 +14,7 @@ from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForMaskedLM,
 
 from dapt.training.checkpoints import checkpoint_step
 from dapt.training.model_card import read_card_meta
+from dapt.training.ner import KeepBest
 from tests.helpers import (
     TINY,
     kill_at_checkpoint,
@@ -173,7 +174,8 @@ def test_killed_run_resumes_with_its_best_epoch_and_patience(data, tmp_path):
     after_best = kill_at_checkpoint(
         [sys.executable, "-m", "stages.finetune_ner", *finetune_args(data, run, **overrides)],
         run / "checkpoints", module_env(ENV),
-        done=lambda path: json.loads((path / "trainer_state.json").read_text())["epoch"] > best)
+        done=lambda path: json.loads((path / "trainer_state.json").read_text())["epoch"] > best,
+        required=(KeepBest.FILE,))
     assert not (run / "finetune.json").exists()
 
     resumed = finetune(data, run, **overrides)
