@@ -1,4 +1,4 @@
-"""The real-data masking grid through DVC's queue: settings x seeds, then the report.
+r"""The real-data masking grid through DVC's queue: settings x seeds, then the report.
 
     python bench/real_grid.py                 # all settings, seeds 1 2 3
     python bench/real_grid.py --dry-run       # print the queued commands only
@@ -6,21 +6,26 @@
     python bench/real_grid.py --settings entity-0.5-lexicon-units entity-0.5-tagger-units \
         entity-0.5-no-units --clone /tmp/dapt-units-grid \
         --exp-json bench/results/real_grid_exp_show.json \
-        --baseline mask.unlabeled_units=lexicon   # the unit sources, joined to the grid
+        --baseline mask_strategy=entity,mask_budget=None,mask.unlabeled_units=lexicon
+    python bench/real_grid.py --settings no-domain-pretraining entity-0.5-budget-0.2 \
+        token-at-budget-rate --seeds 1 2 3 4 5 --clone /tmp/dapt-seeds-grid \
+        --exp-json bench/results/real_grid_exp_show.json   # more seeds, earlier ones kept
 
 Runs in a fresh clone of the committed HEAD (``--clone``). Every setting is the CPU profile
 ``bench/profiles/real_cpu.yaml`` plus its own overrides; all continue from the general
 checkpoint. The split stays fixed (``split.seed``); ``seed`` changes masks, initialisation
 and data order. Settings: no domain pretraining (``finetune.init=base``), token 0.15,
-token at the *measured* mask rate of entity p=0.5 (mask-annotate is run first to measure
-it), entity p=0.5, entity p=0.5 with ``mask_budget=0.2``, entity_token, and entity p=0.5
-with each source of entity units in unlabeled text (``mask.unlabeled_units``: lexicon, the
-default, spelt out so that its rows keep their own name beside an earlier grid's
-``entity-0.5``; tagger; none). The queue runs with ``dvc exp run --run-all``; then
-``dapt.report`` writes ``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json``
-with both baselines, 95% paired intervals, per-type F1, the reference rows of
-``bench/results/reference_rows.json`` and the reading in ``reports/real_tcm_notes.md``.
-``--exp-json`` adds finished experiments of earlier grids (their saved ``exp_show.json``).
+token at the *measured* mask rate of entity p=0.5 and of entity p=0.5 with
+``mask_budget=0.2`` (mask-annotate is run first to measure each), entity p=0.5, entity p=0.5
+with ``mask_budget=0.2``, entity_token, and entity p=0.5 with each source of entity units in
+unlabeled text (``mask.unlabeled_units``: lexicon, the default, spelt out; tagger; none).
+The queue runs with ``dvc exp run --run-all``; then ``dapt.report`` writes
+``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json`` with the baselines, 95%
+paired intervals, per-type F1, the reference rows of ``bench/results/reference_rows.json``
+and the reading in ``reports/real_tcm_notes.md``.
+``--exp-json`` adds finished experiments of earlier grids (their saved ``exp_show.json``):
+they join the report, grouped with this grid's runs of the same params, and are not run
+again, so more seeds of a setting are ``--seeds 4 5`` with the earlier grid's file.
 
 Every experiment runs with ``--threads`` torch threads (``OMP_NUM_THREADS``; results on CPU
 are identical only at the same thread count), one at a time unless ``--jobs``. The clone
@@ -45,27 +50,38 @@ from real_tuning import REPO, dvc, profile_overrides, set_flags  # noqa: E402
 
 from dapt.report import collect_runs, experiment_revs  # noqa: E402
 
-RATE_FILE = "entity_rate.json"
+RATE_FILE = "mask_rates.json"
 
 ENTITY = {"mask_strategy": "entity", "mask_prob": "0.5", "mask_budget": "null",
           "finetune.init": "pretrained"}
 
 
-def settings(token_rate: float) -> dict[str, dict[str, str]]:
+BUDGET = {**ENTITY, "mask_budget": "0.2"}
+# Token settings at the *measured* mask rate of an entity setting (mask-annotate only).
+RATED = {"token-at-entity-rate": ENTITY, "token-at-budget-rate": BUDGET}
+
+
+def settings(rates: dict[str, float]) -> dict[str, dict[str, str]]:
     """Grid settings in run order: no-domain-pretraining follows token-0.15, whose pretrain
-    stage (same params) DVC's run cache then restores instead of training it again."""
+    stage (same params) DVC's run cache then restores instead of training it again. A token
+    setting of ``RATED`` is there when ``rates`` has its measured rate."""
     token = {**ENTITY, "mask_strategy": "token", "mask_prob": "0.15"}
+    rated = {name: {**token, "mask_prob": f"{rates[name]:.4f}"} for name in RATED
+             if name in rates}
     return {
         "token-0.15": token,
         "no-domain-pretraining": {**token, "finetune.init": "base"},
-        "token-at-entity-rate": {**token, "mask_prob": f"{token_rate:.4f}"},
+        **rated,
         "entity-0.5": ENTITY,
-        "entity-0.5-budget-0.2": {**ENTITY, "mask_budget": "0.2"},
+        "entity-0.5-budget-0.2": BUDGET,
         "entity_token": {**ENTITY, "mask_strategy": "entity_token"},
         "entity-0.5-lexicon-units": {**ENTITY, "mask.unlabeled_units": "lexicon"},
         "entity-0.5-tagger-units": {**ENTITY, "mask.unlabeled_units": "tagger"},
         "entity-0.5-no-units": {**ENTITY, "mask.unlabeled_units": "none"},
     }
+
+
+SETTING_NAMES = list(settings({name: 0.0 for name in RATED}))
 
 
 def share_cache(repo: Path, clone: Path) -> None:
@@ -83,18 +99,19 @@ def checked(proc: subprocess.CompletedProcess, what: str) -> subprocess.Complete
     return proc
 
 
-def measure_entity_rate(clone: Path, profile: dict[str, str]) -> float:
-    """mask_rate of entity p=0.5 on the real data (mask-annotate only), kept in the clone."""
+def measure_rate(clone: Path, profile: dict[str, str], rated: str) -> float:
+    """mask_rate on the real data of the entity setting that ``rated`` (a ``RATED`` token
+    setting) matches, from mask-annotate alone; kept in the clone's ``RATE_FILE``."""
     stored = clone / RATE_FILE
-    if stored.is_file():
-        return float(json.loads(stored.read_text())["mask_rate"])
-    checked(dvc(clone, "exp", "run", "-n", "measure-entity-rate", "mask-annotate",
-                *set_flags({**profile, **ENTITY})), "measuring the entity mask rate")
-    rate = json.loads((clone / "metrics" / "masking.json").read_text())["mask_rate"]
-    checked(dvc(clone, "exp", "remove", "measure-entity-rate"), "removing the measurement")
-    checked(subprocess.run(["git", "checkout", "--", "."], cwd=clone), "restoring the clone")
-    stored.write_text(json.dumps({"mask_rate": rate}) + "\n")
-    return rate
+    rates = json.loads(stored.read_text()) if stored.is_file() else {}
+    if rated not in rates:
+        checked(dvc(clone, "exp", "run", "-n", "measure-rate", "mask-annotate",
+                    *set_flags({**profile, **RATED[rated]})), f"measuring the rate for {rated}")
+        rates[rated] = json.loads((clone / "metrics" / "masking.json").read_text())["mask_rate"]
+        checked(dvc(clone, "exp", "remove", "measure-rate"), "removing the measurement")
+        checked(subprocess.run(["git", "checkout", "--", "."], cwd=clone), "restoring the clone")
+        stored.write_text(json.dumps(rates, indent=1) + "\n")
+    return float(rates[rated])
 
 
 def head_commit(repo: Path) -> str:
@@ -119,10 +136,20 @@ def failures(shown: list[dict]) -> list[str]:
             if rev.get("error")]
 
 
-def finished(clone: Path) -> set[str]:
-    """Names of the clone's experiments that have test metrics."""
+def finished(clone: Path, joined: list[Path]) -> set[str]:
+    """Names of the experiments with test metrics in the clone and in the ``joined`` saved
+    ``exp_show.json`` files (an earlier grid's: the report joins them, the grid skips them)."""
     shown = json.loads(checked(dvc(clone, "exp", "show", "--json"), "exp show").stdout)
+    shown += [c for path in joined for c in json.loads(path.read_text(encoding="utf-8"))]
     return {run.name for run in collect_runs(shown)[0]}
+
+
+def baselines(rates: dict[str, float], extra: list[str]) -> list[str]:
+    """Report baselines: no domain pretraining, the token settings at measured rates (the
+    entity rate always, the budget rate when the grid runs it), then ``extra``."""
+    rated = [f"mask_strategy=token,mask_prob={rates[name]:.4f}" for name in RATED
+             if name in rates]
+    return ["finetune.init=base", *rated, *extra]
 
 
 def main() -> None:
@@ -138,30 +165,33 @@ def main() -> None:
                         help="torch threads per experiment (%(default)s)")
     parser.add_argument("--exp-json", type=Path, action="append", default=[],
                         help="saved `dvc exp show --json` of an earlier grid: its finished "
-                             "experiments join the report")
+                             "experiments join the report and are not run again")
     parser.add_argument("--baseline", action="append", default=[], metavar="KEY=VALUE[,...]",
                         help="a further report baseline (after no domain pretraining and "
-                             "token at the entity rate)")
+                             "the token settings at measured rates)")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--resume", action="store_true",
                         help="keep a clone of the same commit and queue only the experiments "
                              "it has not finished (after an interrupted grid)")
     args = parser.parse_args()
+    wanted = args.settings or SETTING_NAMES
+    unknown = set(wanted) - set(SETTING_NAMES)
+    if unknown:
+        raise SystemExit(f"unknown settings {sorted(unknown)}; known: {SETTING_NAMES}")
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # dvc() passes it to the queue
     prepare_clone(args.clone, args.resume)
-    done = set()
     if args.resume:  # tasks queued by the interrupted grid are queued again below
         checked(dvc(args.clone, "queue", "remove", "--queued", "--failed"), "clearing the queue")
-        done = finished(args.clone)
+    done = finished(args.clone, args.exp_json)
     profile = profile_overrides(args.data)
-    rate = measure_entity_rate(args.clone, profile)
-    print(f"entity p=0.5 mask rate on the real data: {rate:.4f}", flush=True)
-    grid = settings(rate)
-    unknown = set(args.settings or []) - set(grid)
-    if unknown:
-        raise SystemExit(f"unknown settings {sorted(unknown)}; known: {list(grid)}")
+    # The entity rate is always measured: token at that rate is a report baseline.
+    rates = {name: measure_rate(args.clone, profile, name) for name in RATED
+             if name in wanted or name == "token-at-entity-rate"}
+    for name, rate in rates.items():
+        print(f"{name}: mask rate of the matching entity setting {rate:.4f}", flush=True)
+    grid = settings(rates)
     for name, overrides in grid.items():
-        if args.settings and name not in args.settings:
+        if name not in wanted:
             continue
         for seed in args.seeds:
             if f"{name}-s{seed}" in done:
@@ -185,9 +215,9 @@ def main() -> None:
     notes = REPO / "reports" / "real_tcm_notes.md"
     report = [sys.executable, "-m", "dapt.report",
               *[arg for path in [exp_json, *args.exp_json] for arg in ("--exp-json", str(path))],
-              "--baseline", "finetune.init=base",
-              "--baseline", f"mask_strategy=token,mask_prob={rate:.4f}",
-              *[arg for base in args.baseline for arg in ("--baseline", base)],
+              "--ignore-param", "base_model",  # the checkout's general/model: same bytes
+              *[arg for base in baselines(rates, args.baseline)
+                for arg in ("--baseline", base)],
               "--out", str(REPO / "reports" / "real_tcm.md"),
               "--json", str(REPO / "bench" / "results" / "real_tcm.json")]
     if reference.is_file():

@@ -14,6 +14,12 @@ params are listed under the table). Where mask-annotate scored its entity units 
 (``unit_quality``), the strict F1 of the unit source used on unlabeled text is a column.
 ``--notes`` appends a hand-written Markdown file: what the numbers do and do not show.
 
+Experiments of several commits join on their params: a param an experiment does not record
+(it ran before the knob existed) takes its value from ``--defaults`` (this commit's
+``params.yaml``; a new knob's default keeps the old behaviour), and ``--ignore-param`` drops
+params that do not define a setting (``base_model`` when grids ran from different checkouts
+of the same general checkpoint).
+
     python -m dapt.report --baseline mask_strategy=token --out reports/ablation.md
 """
 
@@ -29,6 +35,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from dapt.cli import setup_logging
 from dapt.data.atomic import atomic_file, write_text
@@ -94,6 +102,13 @@ def run_from_record(name: str, data: dict) -> Run | None:
         support={t: int(v.get("support", 0)) for t, v in per_type.items()},
         masking=stats,
     )
+
+
+def normalise_params(runs: list[Run], defaults: dict[str, object],
+                     ignore: list[str]) -> None:
+    """Fill each run's unrecorded params from ``defaults`` and drop the ``ignore`` ones."""
+    for run in runs:
+        run.params = {k: v for k, v in {**defaults, **run.params}.items() if k not in ignore}
 
 
 def experiment_revs(exp_show: list[dict]) -> Iterator[dict]:
@@ -347,6 +362,11 @@ def main() -> None:
                              "no pretraining)")
     parser.add_argument("--notes", type=Path,
                         help="hand-written Markdown appended as 'what the numbers show'")
+    parser.add_argument("--defaults", type=Path, default=Path("params.yaml"),
+                        help="params an experiment does not record (an older commit's) take "
+                             "their value from this file (default: %(default)s)")
+    parser.add_argument("--ignore-param", action="append", default=[], metavar="KEY",
+                        help="a param that does not define a setting (repeatable)")
     parser.add_argument("--out", default="reports/ablation.md")
     parser.add_argument("--json", type=Path,
                         help="also write per setting the seeds, per-seed test F1 and the mean")
@@ -357,6 +377,10 @@ def main() -> None:
     runs, unusable = collect_runs(shown)
     if not runs:
         raise SystemExit("no finished experiments with metrics/eval.json found")
+    defaults = {}
+    if args.defaults.is_file():
+        defaults = flatten(yaml.safe_load(args.defaults.read_text(encoding="utf-8")) or {})
+    normalise_params(runs, defaults, args.ignore_param)
     settings, varying = group_settings(runs)
     baselines = [parse_baseline(b, varying, settings) for b in (args.baseline or [None])]
     reference = json.loads(args.reference.read_text(encoding="utf-8")) if args.reference else None

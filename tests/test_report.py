@@ -127,3 +127,24 @@ def test_a_running_experiment_is_not_read_as_finished(tmp_path):
     report = run_report(tmp_path, [*experiments, running])
     assert "\n| entity" not in report and "0.99" not in report
     assert "1 experiment(s) without test metrics" in report
+
+
+def test_older_runs_take_unrecorded_params_from_defaults_and_ignored_params_drop(tmp_path):
+    old = [exp(f"entity-s{s}", s, "entity", 0.6) for s in (1, 2, 3)]
+    new = [exp(f"entity-s{s}", s, "entity", 0.7) for s in (4, 5)]
+    new += [exp(f"entity-tagger-s{s}", s, "entity", 0.65) for s in (1, 2, 3)]
+    for run, units in [*((r, "lexicon") for r in new[:2]), *((r, "tagger") for r in new[2:])]:
+        params = run["revs"][0]["data"]["params"]["params.yaml"]["data"]
+        params.update(units=units, base_model=f"/checkout-{units}/general/model")
+    for run in old:  # another checkout, and no `units` knob yet
+        run["revs"][0]["data"]["params"]["params.yaml"]["data"]["base_model"] = "/old/model"
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text("units: lexicon\nbase_model: general/model\n", encoding="utf-8")
+    report = run_report(tmp_path, [*old, *new], "--defaults", str(defaults),
+                        "--ignore-param", "base_model", "--baseline", "units=lexicon")
+    # The old runs (no `units`: the default, lexicon) and seeds 4-5 are one setting.
+    assert "| entity **(baseline)** | 5 | 0.6400 ± 0.0548 |" in report
+    assert "**entity-tagger**: units=tagger" in report and "base_model" not in report
+    without_defaults = run_report(tmp_path, [*old, *new], "--defaults", str(tmp_path / "none"),
+                                  "--ignore-param", "base_model")
+    assert "| entity | 3 | 0.6000 ± 0.0000 |" in without_defaults
