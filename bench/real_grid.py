@@ -1,6 +1,6 @@
 r"""The real-data masking grid through DVC's queue: settings x seeds, then the report.
 
-    python bench/real_grid.py                 # all settings, seeds 1 2 3
+    python bench/real_grid.py                 # the masking grid, seeds 1 2 3
     python bench/real_grid.py --dry-run       # print the queued commands only
     python bench/real_grid.py --resume        # after an interruption: finish what is missing
     python bench/real_grid.py --settings entity-0.5-lexicon-units entity-0.5-tagger-units \
@@ -17,8 +17,9 @@ checkpoint. The split stays fixed (``split.seed``); ``seed`` changes masks, init
 and data order. Settings: no domain pretraining (``finetune.init=base``), token 0.15,
 token at the *measured* mask rate of entity p=0.5 and of entity p=0.5 with
 ``mask_budget=0.2`` (mask-annotate is run first to measure each), entity p=0.5, entity p=0.5
-with ``mask_budget=0.2``, entity_token, and entity p=0.5 with each source of entity units in
-unlabeled text (``mask.unlabeled_units``: lexicon, the default, spelt out; tagger; none).
+with ``mask_budget=0.2``, entity_token; on request (``--settings``), entity p=0.5 with each
+source of entity units in unlabeled text (``mask.unlabeled_units``: lexicon, the default,
+spelt out; tagger; none).
 The queue runs with ``dvc exp run --run-all``; then ``dapt.report`` writes
 ``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json`` with the baselines, 95%
 paired intervals, per-type F1, the reference rows of ``bench/results/reference_rows.json``
@@ -82,6 +83,8 @@ def settings(rates: dict[str, float]) -> dict[str, dict[str, str]]:
 
 
 SETTING_NAMES = list(settings({name: 0.0 for name in RATED}))
+UNIT_SETTINGS = ["entity-0.5-lexicon-units", "entity-0.5-tagger-units", "entity-0.5-no-units"]
+DEFAULT_SETTINGS = [name for name in SETTING_NAMES if name not in UNIT_SETTINGS]
 
 
 def share_cache(repo: Path, clone: Path) -> None:
@@ -159,7 +162,8 @@ def main() -> None:
     parser.add_argument("--clone", type=Path, default=Path("/tmp/dapt-real-grid"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--settings", nargs="+", metavar="NAME",
-                        help="run only these settings (default: all, in the order listed)")
+                        help=f"run these settings (default: {' '.join(DEFAULT_SETTINGS)}; "
+                             f"the unit sources run on request: {' '.join(UNIT_SETTINGS)})")
     parser.add_argument("--jobs", type=int, default=1, help="experiments at a time")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch threads per experiment (%(default)s)")
@@ -174,7 +178,7 @@ def main() -> None:
                         help="keep a clone of the same commit and queue only the experiments "
                              "it has not finished (after an interrupted grid)")
     args = parser.parse_args()
-    wanted = args.settings or SETTING_NAMES
+    wanted = args.settings or DEFAULT_SETTINGS
     unknown = set(wanted) - set(SETTING_NAMES)
     if unknown:
         raise SystemExit(f"unknown settings {sorted(unknown)}; known: {SETTING_NAMES}")
