@@ -182,6 +182,6 @@ def test_killed_run_resumes_with_its_best_epoch_and_patience(data, tmp_path):
     step = int(re.search(r"resuming from \S+ \(step (\d+)\)", resumed.stderr)[1])
     assert step >= checkpoint_step(after_best)
     for name in ("finetune.json", "ner/model.safetensors", "dvclive/plots/metrics/dev/f1.tsv",
-                 "dvclive/plots/metrics/train/loss.tsv"):
+                 "dvclive/plots/metrics/train/loss.tsv", "dvclive/metrics.json"):
         assert (run / name).read_bytes() == (reference / name).read_bytes(), name
     assert not list((run / "checkpoints").rglob("checkpoint-*"))

@@ -56,5 +56,6 @@ def test_killed_dvc_exp_run_resumes_pretraining(tmp_path):
                          ("dvclive/pretrain/plots/metrics/train/loss.tsv",
                           "live/plots/metrics/train/loss.tsv"),
                          ("dvclive/pretrain/plots/metrics/eval/loss.tsv",
-                          "live/plots/metrics/eval/loss.tsv")):
+                          "live/plots/metrics/eval/loss.tsv"),
+                         ("dvclive/pretrain/metrics.json", "live/metrics.json")):
         assert (repo / ours).read_bytes() == (ref / theirs).read_bytes(), ours

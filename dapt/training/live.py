@@ -28,7 +28,8 @@ class LiveCallback(TrainerCallback):
     ``Live(dir, dvcyaml=None, save_dvc_exp=False)``: dvclive never edits dvc.yaml nor creates
     experiments (the pipeline declares ``<dir>/plots/metrics``). Only the stage's own params
     are logged. After a resume, the restored ``log_history`` is replayed so the curves are
-    whole and have no duplicated steps.
+    whole and have no duplicated steps, and the summary is the same bytes as a run's that
+    was never interrupted.
 
     dvclive writes its files itself, in place (not through ``dapt.data.atomic``): curves are
     appended row by row, the ``metrics.json`` summary is rewritten at each log; a kill can
@@ -63,7 +64,9 @@ class LiveCallback(TrainerCallback):
         if not values:
             return
         self.live.step = int(entry["step"])
-        for name, value in values.items():
+        # Sorted: a resumed run replays log_history from trainer_state.json (keys sorted),
+        # and the metrics.json summary keeps the order in which names were first logged.
+        for name, value in sorted(values.items()):
             self.live.log_metric(name, value)
         self.live.make_summary()
 
