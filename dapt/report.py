@@ -11,7 +11,8 @@ adds rows of models that need no pretraining (``bench/reference_rows.py`` output
 lines in the plot). Settings with fewer than three seeds are flagged: their spread says
 little. A setting whose experiments are named ``<name>-s<seed>`` is labelled ``<name>`` (its
 params are listed under the table). Where mask-annotate scored its entity units on dev
-(``unit_quality``), the strict F1 of the unit source used on unlabeled text is a column.
+(``unit_quality``), the strict F1 of the unit source that entity masking used on unlabeled
+text is a column.
 ``--notes`` appends a hand-written Markdown file: what the numbers do and do not show.
 
 Experiments of several commits join on their params: a param an experiment does not record
@@ -51,6 +52,7 @@ MASK_FILE = "metrics/masking.json"
 MASK_STATS = (("mask_rate", "mask rate"), ("no_mask_share", "copies without mask"),
               ("entity_masked_share", "entity masked share"))
 UNIT_F1 = "unit_f1"  # dev strict F1 of the unlabeled-text unit source (mask-annotate)
+UNIT_STRATEGIES = ("entity", "entity_token")  # the strategies that mask entity units
 SEED_SUFFIX = re.compile(r"-s\d+$")
 
 
@@ -92,7 +94,7 @@ def run_from_record(name: str, data: dict) -> Run | None:
     stats = {k: float(masking[k]) for k, _ in MASK_STATS if k in masking}
     source = (masking.get("unlabeled_units") or {}).get("source")
     quality = (masking.get("unit_quality") or {}).get(source)
-    if quality:
+    if quality and masking.get("strategy") in UNIT_STRATEGIES:
         stats[UNIT_F1] = float(quality["f1"])
     return Run(
         name=name,
