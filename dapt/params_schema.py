@@ -179,6 +179,7 @@ class Finetune(Optimisation):
     init: Init
     head: Head
     lstm_hidden_size: PosInt
+    dropout: Ratio | None  # hidden_dropout_prob while fine-tuning (None: the model's own)
     patience: PosInt | None
     head_learning_rate: Positive | None
 

@@ -103,7 +103,7 @@ def run(params: Params, paths: Paths) -> dict | None:
     seed_for_init(params["seed"])
     head = cfg["head"]
     model = build_token_classifier(source, labels, params["scratch"], tokenizer, head,
-                                   cfg["lstm_hidden_size"])
+                                   cfg["lstm_hidden_size"], cfg["dropout"])
     best = KeepBest(cfg["patience"])
     targs = training_arguments(paths.out, cfg, params["seed"], precision,
                                eval_strategy="epoch", save_strategy="epoch",

@@ -82,6 +82,26 @@ def test_crf_classifier_builds_from_a_saved_masked_lm(tmp_path):
                        mlm.bert.embeddings.word_embeddings.weight)
 
 
+@pytest.mark.parametrize("head", ["softmax", "bilstm_crf"])
+def test_finetune_dropout_overrides_the_checkpoint_and_the_scratch_dropout(tmp_path, head):
+    from dapt.data.tokenizer_io import train_scratch_tokenizer
+
+    tokenizer = train_scratch_tokenizer(["头痛发热，口干。"], 100, 1)
+    BertForMaskedLMAtPositions(tiny_config(vocab_size=len(tokenizer))).save_pretrained(tmp_path)
+    scratch = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                   intermediate_size=32, max_position_embeddings=64, dropout=0.1)
+    for source in (tmp_path, "scratch"):
+        kept = build_token_classifier(source, LABELS, scratch, tokenizer, head, 8)
+        set_ = build_token_classifier(source, LABELS, scratch, tokenizer, head, 8, dropout=0.3)
+        assert kept.config.hidden_dropout_prob == 0.1
+        assert set_.config.hidden_dropout_prob == 0.3
+        assert set_.config.attention_probs_dropout_prob == 0.1  # attention dropout unchanged
+        layer = set_.bert.encoder.layer[0].output.dropout
+        assert layer.p == 0.3
+        if head != "softmax":
+            assert set_.dropout.p == 0.3
+
+
 def test_masked_position_logits_equal_full_logits_and_loss(tmp_path):
     torch.manual_seed(0)
     model = BertForMaskedLMAtPositions(tiny_config()).eval()

@@ -43,12 +43,14 @@ DEV_KEYS = ("f1", "precision", "recall", "macro_f1", "predicted", "support")
 
 def build_token_classifier(
     source: str | Path, labels: list[str], scratch: Mapping[str, Any], tokenizer,
-    head: str = "softmax", lstm_hidden_size: int = 0,
+    head: str = "softmax", lstm_hidden_size: int = 0, dropout: float | None = None,
 ) -> PreTrainedModel:
     """Token classifier from a checkpoint folder/hub id, or fresh from the scratch params.
 
     ``head``: ``softmax`` (``AutoModelForTokenClassification``), ``crf`` or ``bilstm_crf``
-    (``dapt.ner.heads.BertCrfForTokenClassification``, BERT encoders only).
+    (``dapt.ner.heads.BertCrfForTokenClassification``, BERT encoders only). ``dropout``
+    (None: the checkpoint's or the scratch params') sets ``hidden_dropout_prob``: the
+    dropout on the encoder's hidden states and on the head's inputs.
     """
     id2label = dict(enumerate(labels))
     label2id = {label: i for i, label in id2label.items()}
@@ -57,6 +59,8 @@ def build_token_classifier(
         extra.update(ner_head=head, lstm_hidden_size=int(lstm_hidden_size))
     if str(source) == SCRATCH:
         config = scratch_config(scratch, tokenizer, **extra)
+        if dropout is not None:
+            config.hidden_dropout_prob = dropout
         log.info("new BERT token classifier (%s head) from scratch: %s", head,
                  config_summary(config))
         model_type = BertForTokenClassification if head == "softmax" else \
@@ -64,6 +68,8 @@ def build_token_classifier(
         return model_type(config)
     log.info("loading token classifier from %s (%s head, %d labels)", source, head, len(labels))
     config = checkpoint_config(source)
+    if dropout is not None:
+        extra["hidden_dropout_prob"] = dropout
     for key, value in extra.items():
         setattr(config, key, value)
     if head == "softmax":
