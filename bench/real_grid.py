@@ -5,11 +5,11 @@ r"""The real-data masking grid through DVC's queue: settings x seeds, then the r
     python bench/real_grid.py --resume        # after an interruption: finish what is missing
     python bench/real_grid.py --settings entity-0.5-lexicon-units entity-0.5-tagger-units \
         entity-0.5-no-units --clone /tmp/dapt-units-grid \
-        --exp-json bench/results/real_grid_exp_show.json \
+        --exp-json bench/results/e8_grid_exp_show.json \
         --baseline mask_strategy=entity,mask_budget=None,mask.unlabeled_units=lexicon
     python bench/real_grid.py --settings no-domain-pretraining entity-0.5-budget-0.2 \
         token-at-budget-rate --seeds 1 2 3 4 5 --clone /tmp/dapt-seeds-grid \
-        --exp-json bench/results/real_grid_exp_show.json   # more seeds, earlier ones kept
+        --exp-json bench/results/e8_grid_exp_show.json   # more seeds, earlier ones kept
 
 Runs in a fresh clone of the committed HEAD (``--clone``). Every setting is the CPU profile
 ``bench/profiles/real_cpu.yaml`` plus its own overrides; all continue from the general
@@ -24,9 +24,10 @@ The queue runs with ``dvc exp run --run-all``; then ``dapt.report`` writes
 ``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json`` with the baselines, 95%
 paired intervals, per-type F1, the reference rows of ``bench/results/reference_rows.json``
 and the reading in ``reports/real_tcm_notes.md``.
-``--exp-json`` adds finished experiments of earlier grids (their saved ``exp_show.json``):
-they join the report, grouped with this grid's runs of the same params, and are not run
-again, so more seeds of a setting are ``--seeds 4 5`` with the earlier grid's file.
+``--exp-json`` adds finished experiments of earlier grids of the same profile (their saved
+``exp_show.json``; a run of another profile is an error, named): they join the report,
+grouped with this grid's runs of the same params, and are not run again, so more seeds of
+a setting are ``--seeds 4 5`` with the earlier grid's file.
 
 Every experiment runs with ``--threads`` torch threads (``OMP_NUM_THREADS``; results on CPU
 are identical only at the same thread count), one at a time unless ``--jobs``. The clone
@@ -47,9 +48,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import yaml  # noqa: E402
 from real_tuning import REPO, dvc, profile_overrides, set_flags  # noqa: E402
 
-from dapt.report import collect_runs, experiment_revs  # noqa: E402
+from dapt.report import Run, collect_runs, experiment_revs  # noqa: E402
 
 RATE_FILE = "mask_rates.json"
 
@@ -147,6 +149,30 @@ def finished(clone: Path, joined: list[Path]) -> set[str]:
     return {run.name for run in collect_runs(shown)[0]}
 
 
+def other_profile(runs: list[Run], profile: dict[str, str],
+                  ignore: tuple[str, ...] = ("base_model",)) -> dict[str, str]:
+    """Run name -> the first profile param it ran with another value: a run of another
+    profile (an earlier one), which must neither join this grid's report nor stand in for
+    one of its experiments. ``base_model`` is each checkout's own path to general/model."""
+    found = {}
+    for run in runs:
+        for key, value in profile.items():
+            if key not in ignore and run.params.get(key) != yaml.safe_load(value):
+                found[run.name] = f"{key}={run.params.get(key)!r}, the profile has {value}"
+                break
+    return found
+
+
+def check_joined(paths: list[Path], profile: dict[str, str]) -> None:
+    """Fail, naming file, run and param, when a ``--exp-json`` file holds a run of another
+    profile."""
+    for path in paths:
+        runs = collect_runs(json.loads(path.read_text(encoding="utf-8")))[0]
+        for name, why in other_profile(runs, profile).items():
+            raise SystemExit(f"{path}: {name} ran with another profile ({why}); join only "
+                             "grids of the current bench/profiles/real_cpu.yaml")
+
+
 def baselines(rates: dict[str, float], extra: list[str]) -> list[str]:
     """Report baselines: no domain pretraining, the token settings at measured rates (the
     entity rate always, the budget rate when the grid runs it), then ``extra``."""
@@ -183,11 +209,12 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown settings {sorted(unknown)}; known: {SETTING_NAMES}")
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # dvc() passes it to the queue
+    profile = profile_overrides(args.data)
+    check_joined(args.exp_json, profile)
     prepare_clone(args.clone, args.resume)
     if args.resume:  # tasks queued by the interrupted grid are queued again below
         checked(dvc(args.clone, "queue", "remove", "--queued", "--failed"), "clearing the queue")
     done = finished(args.clone, args.exp_json)
-    profile = profile_overrides(args.data)
     # The entity rate is always measured: token at that rate is a report baseline.
     rates = {name: measure_rate(args.clone, profile, name) for name in RATED
              if name in wanted or name == "token-at-entity-rate"}

@@ -1,0 +1,49 @@
+"""bench/real_grid.py: runs of another CPU profile are refused, not joined."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from real_grid import check_joined, other_profile  # noqa: E402
+
+from dapt.report import Run  # noqa: E402
+
+PROFILE = {"base_model": "/here/general/model", "finetune.epochs": "8",
+           "finetune.dropout": "0.3", "pretrain.learning_rate": "0.0005"}
+
+
+def run(name: str, **params: object) -> Run:
+    return Run(name=name, params=params, f1=0.6, per_type={}, support={})
+
+
+def test_other_profile_names_the_first_differing_param_and_ignores_base_model():
+    same = run("a-s1", **{"base_model": "/elsewhere/general/model", "finetune.epochs": 8,
+                          "finetune.dropout": 0.3, "pretrain.learning_rate": 0.0005})
+    older = run("b-s1", **{"finetune.epochs": 6, "pretrain.learning_rate": 0.0005})
+    unrecorded = run("c-s1", **{"finetune.epochs": 8, "pretrain.learning_rate": 0.0005})
+    found = other_profile([same, older, unrecorded], PROFILE)
+    assert found == {"b-s1": "finetune.epochs=6, the profile has 8",
+                     "c-s1": "finetune.dropout=None, the profile has 0.3"}
+
+
+def test_check_joined_fails_naming_file_run_and_param(tmp_path):
+    data = {"params": {"params.yaml": {"data": {
+        "seed": 1, "finetune": {"epochs": 6, "dropout": 0.3},
+        "pretrain": {"learning_rate": 0.0005}}}},
+        "metrics": {"metrics/eval.json": {"data": {"test": {"f1": 0.6, "per_type": {}}}}}}
+    shown = [{"rev": "abc", "experiments": [
+        {"revs": [{"rev": "1" * 40, "name": "old-s1", "data": data, "error": None}]}]}]
+    path = tmp_path / "exp_show.json"
+    path.write_text(json.dumps(shown))
+    with pytest.raises(SystemExit, match=r"exp_show.json: old-s1 ran with another profile "
+                                         r"\(finetune.epochs=6, the profile has 8\)"):
+        check_joined([path], PROFILE)
+    data["params"]["params.yaml"]["data"]["finetune"]["epochs"] = 8
+    path.write_text(json.dumps(shown))
+    check_joined([path], PROFILE)  # the same profile joins
