@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 from real_tuning import REPO, dvc, profile_overrides, set_flags  # noqa: E402
 
-from dapt.report import Run, collect_runs, experiment_revs  # noqa: E402
+from dapt.report import SEED_SUFFIX, Run, collect_runs, experiment_revs  # noqa: E402
 
 RATE_FILE = "mask_rates.json"
 
@@ -173,11 +173,12 @@ def check_joined(paths: list[Path], profile: dict[str, str]) -> None:
                              "grids of the current bench/profiles/real_cpu.yaml")
 
 
-def baselines(rates: dict[str, float], extra: list[str]) -> list[str]:
-    """Report baselines: no domain pretraining, the token settings at measured rates (the
-    entity rate always, the budget rate when the grid runs it), then ``extra``."""
+def baselines(rates: dict[str, float], reported: set[str], extra: list[str]) -> list[str]:
+    """Report baselines: no domain pretraining, the token settings at measured rates that
+    the report has (``reported``: setting names of this grid and the joined ones), then
+    ``extra``."""
     rated = [f"mask_strategy=token,mask_prob={rates[name]:.4f}" for name in RATED
-             if name in rates]
+             if name in rates and name in reported]
     return ["finetune.init=base", *rated, *extra]
 
 
@@ -242,12 +243,13 @@ def main() -> None:
     if failed:
         print(f"failed: {', '.join(failed)} (logs: dvc queue logs NAME in {args.clone}; "
               "rerun them with --resume)", flush=True)
+    reported = set(wanted) | {SEED_SUFFIX.sub("", name) for name in done}
     reference = REPO / "bench" / "results" / "reference_rows.json"
     notes = REPO / "reports" / "real_tcm_notes.md"
     report = [sys.executable, "-m", "dapt.report",
               *[arg for path in [exp_json, *args.exp_json] for arg in ("--exp-json", str(path))],
               "--ignore-param", "base_model",  # the checkout's general/model: same bytes
-              *[arg for base in baselines(rates, args.baseline)
+              *[arg for base in baselines(rates, reported, args.baseline)
                 for arg in ("--baseline", base)],
               "--out", str(REPO / "reports" / "real_tcm.md"),
               "--json", str(REPO / "bench" / "results" / "real_tcm.json")]

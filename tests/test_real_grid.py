@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from real_grid import check_joined, other_profile  # noqa: E402
+from real_grid import baselines, check_joined, other_profile  # noqa: E402
 
 from dapt.report import Run  # noqa: E402
 
@@ -47,3 +47,12 @@ def test_check_joined_fails_naming_file_run_and_param(tmp_path):
     data["params"]["params.yaml"]["data"]["finetune"]["epochs"] = 8
     path.write_text(json.dumps(shown))
     check_joined([path], PROFILE)  # the same profile joins
+
+
+def test_baselines_name_only_the_rated_token_settings_the_report_has():
+    rates = {"token-at-entity-rate": 0.11284, "token-at-budget-rate": 0.09971}
+    assert baselines(rates, {"no-domain-pretraining", "token-at-budget-rate"}, ["x=1"]) == [
+        "finetune.init=base", "mask_strategy=token,mask_prob=0.0997", "x=1"]
+    assert baselines(rates, {"token-at-entity-rate", "token-at-budget-rate"}, []) == [
+        "finetune.init=base", "mask_strategy=token,mask_prob=0.1128",
+        "mask_strategy=token,mask_prob=0.0997"]
