@@ -192,6 +192,9 @@ FINDINGS = """
   6-epoch profile without it (row 3, 0.657) that is +0.013 in single runs. The profile
   takes 0.3, the conventional value, as the two are equal on dev; 8 epochs keep a
   pretrained run under 10 minutes (fine-tuning alone 6.8 min, row 8).
+* Row 9 checks the one grid run that patience stopped (entity with budget, seed 3, at
+  epoch 7): without patience its epoch 8 scores 0.647, below epoch 4's 0.651, so patience
+  cost nothing there.
 * Domain pretraining shows no gain on dev at this scale in single runs: token masking,
   2 copies, one pass: 0.654; no domain pretraining (the general checkpoint fine-tuned
   directly): 0.657. Row 3's minutes include a pretraining it did not need (the committed
