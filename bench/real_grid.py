@@ -24,10 +24,11 @@ The queue runs with ``dvc exp run --run-all``; then ``dapt.report`` writes
 ``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json`` with the baselines, 95%
 paired intervals, per-type F1, the reference rows of ``bench/results/reference_rows.json``
 and the reading in ``reports/real_tcm_notes.md``.
-``--exp-json`` adds finished experiments of earlier grids of the same profile (their saved
-``exp_show.json``; a run of another profile is an error, named): they join the report,
-grouped with this grid's runs of the same params, and are not run again, so more seeds of
-a setting are ``--seeds 4 5`` with the earlier grid's file.
+``--exp-json`` adds finished experiments of earlier grids of the same profile and general
+checkpoint (their saved ``exp_show.json``; a run of another profile, or a grid whose
+commit's ``general/dvc.lock`` has another ``general/model``, is an error, named): they join
+the report, grouped with this grid's runs of the same params, and are not run again, so
+more seeds of a setting are ``--seeds 4 5`` with the earlier grid's file.
 
 Every experiment runs with ``--threads`` torch threads (``OMP_NUM_THREADS``; results on CPU
 are identical only at the same thread count), one at a time unless ``--jobs``. The clone
@@ -44,6 +45,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -163,14 +165,35 @@ def other_profile(runs: list[Run], profile: dict[str, str],
     return found
 
 
-def check_joined(paths: list[Path], profile: dict[str, str]) -> None:
+def general_checkpoint(rev: str) -> str | None:
+    """The md5 of ``general/model`` in ``general/dvc.lock`` at commit ``rev`` (None where
+    that commit has no such output). ``base_model`` names the folder, not its bytes, so this
+    is what tells the general checkpoints of two grids apart."""
+    proc = subprocess.run(["git", "show", f"{rev}:general/dvc.lock"], cwd=REPO,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    outs = yaml.safe_load(proc.stdout)["stages"]["pretrain"]["outs"]
+    return next((out["md5"] for out in outs if out["path"] == "general/model"), None)
+
+
+def check_joined(paths: list[Path], profile: dict[str, str],
+                 checkpoint: Callable[[str], str | None] = general_checkpoint) -> None:
     """Fail, naming file, run and param, when a ``--exp-json`` file holds a run of another
-    profile."""
+    profile, or naming file and commit when its grid ran from another general checkpoint
+    (``checkpoint(commit)`` differs from ``checkpoint("HEAD")``)."""
+    head = checkpoint("HEAD")
     for path in paths:
-        runs = collect_runs(json.loads(path.read_text(encoding="utf-8")))[0]
-        for name, why in other_profile(runs, profile).items():
+        shown = json.loads(path.read_text(encoding="utf-8"))
+        for name, why in other_profile(collect_runs(shown)[0], profile).items():
             raise SystemExit(f"{path}: {name} ran with another profile ({why}); join only "
                              "grids of the current bench/profiles/real_cpu.yaml")
+        for commit in shown:
+            if commit.get("experiments") and checkpoint(commit["rev"]) != head:
+                raise SystemExit(
+                    f"{path}: its experiments ran at commit {commit['rev'][:7]}, whose "
+                    f"general/dvc.lock has another general/model ({checkpoint(commit['rev'])}; "
+                    f"HEAD: {head}); join only grids of the current general checkpoint")
 
 
 def baselines(rates: dict[str, float], reported: set[str], extra: list[str]) -> list[str]:

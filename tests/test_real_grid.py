@@ -43,10 +43,36 @@ def test_check_joined_fails_naming_file_run_and_param(tmp_path):
     path.write_text(json.dumps(shown))
     with pytest.raises(SystemExit, match=r"exp_show.json: old-s1 ran with another profile "
                                          r"\(finetune.epochs=6, the profile has 8\)"):
-        check_joined([path], PROFILE)
+        check_joined([path], PROFILE, checkpoint=lambda rev: "m1")
     data["params"]["params.yaml"]["data"]["finetune"]["epochs"] = 8
     path.write_text(json.dumps(shown))
-    check_joined([path], PROFILE)  # the same profile joins
+    check_joined([path], PROFILE, checkpoint=lambda rev: "m1")  # the same profile joins
+
+
+def test_check_joined_fails_naming_file_and_commit_of_another_general_checkpoint(tmp_path):
+    data = {"params": {"params.yaml": {"data": {
+        "seed": 1, "finetune": {"epochs": 8, "dropout": 0.3},
+        "pretrain": {"learning_rate": 0.0005}}}},
+        "metrics": {"metrics/eval.json": {"data": {"test": {"f1": 0.6, "per_type": {}}}}}}
+    shown = [{"rev": "workspace", "experiments": None},
+             {"rev": "abc1234" + "0" * 33, "experiments": [
+                 {"revs": [{"rev": "1" * 40, "name": "old-s1", "data": data, "error": None}]}]}]
+    path = tmp_path / "exp_show.json"
+    path.write_text(json.dumps(shown))
+    locks = {"HEAD": "new.dir", shown[1]["rev"]: "old.dir"}
+    with pytest.raises(SystemExit, match=r"exp_show.json: its experiments ran at commit "
+                                         r"abc1234, whose general/dvc.lock has another "
+                                         r"general/model \(old.dir; HEAD: new.dir\)"):
+        check_joined([path], PROFILE, checkpoint=locks.get)
+    locks[shown[1]["rev"]] = "new.dir"
+    check_joined([path], PROFILE, checkpoint=locks.get)  # the same checkpoint joins
+
+
+def test_general_checkpoint_reads_the_committed_lock():
+    from real_grid import general_checkpoint
+
+    assert general_checkpoint("HEAD").endswith(".dir")
+    assert general_checkpoint("0" * 40) is None
 
 
 def test_baselines_name_only_the_rated_token_settings_the_report_has():
