@@ -27,7 +27,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from real_tuning import REPO, apply_overrides  # noqa: E402
+
 GENERAL = REPO / "general"
 
 
@@ -44,10 +47,7 @@ def subset_masked(masked: Path, stride: int, out: Path) -> int:
 
 def run_probe(work: Path, name: str, overrides: dict[str, str], masked: Path) -> dict:
     params = yaml.safe_load((GENERAL / "params.yaml").read_text(encoding="utf-8"))
-    for key, value in overrides.items():
-        if key not in params["pretrain"]:
-            raise SystemExit(f"probe {name}: unknown param pretrain.{key}")
-        params["pretrain"][key] = yaml.safe_load(value)
+    apply_overrides(params, {f"pretrain.{key}": value for key, value in overrides.items()})
     params["pretrain"]["save_steps"] = 10**9  # evaluate at the end only
     params_file = work / f"{name}.yaml"
     params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")

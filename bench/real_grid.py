@@ -188,12 +188,12 @@ def check_joined(paths: list[Path], profile: dict[str, str],
         for name, why in other_profile(collect_runs(shown)[0], profile).items():
             raise SystemExit(f"{path}: {name} ran with another profile ({why}); join only "
                              "grids of the current bench/profiles/real_cpu.yaml")
-        for commit in shown:
-            if commit.get("experiments") and checkpoint(commit["rev"]) != head:
+        for rev in {commit["rev"] for commit in shown if commit.get("experiments")}:
+            if (theirs := checkpoint(rev)) != head:
                 raise SystemExit(
-                    f"{path}: its experiments ran at commit {commit['rev'][:7]}, whose "
-                    f"general/dvc.lock has another general/model ({checkpoint(commit['rev'])}; "
-                    f"HEAD: {head}); join only grids of the current general checkpoint")
+                    f"{path}: its experiments ran at commit {rev[:7]}, whose general/dvc.lock "
+                    f"has another general/model ({theirs}; HEAD: {head}); join only grids of "
+                    "the current general checkpoint")
 
 
 def baselines(rates: dict[str, float], reported: set[str], extra: list[str]) -> list[str]:

@@ -211,15 +211,14 @@ FINDINGS = """
   0.145. For its first ~400 updates the loss sits on the unigram plateau (6.58, accuracy
   0.042: the model predicts the most frequent character).
 * Probes on a quarter of the copies (`bench/general_probe.py`, every fourth copy; one run
-  each, ~4.6 min):
-  learning rate 1e-3 and 3e-3 at batch 32 (626 updates), and 2e-3 at batch 16 (1,252
-  updates), all end on that plateau (eval loss 6.58). Batch 16 costs no speed (282 s
-  against 275 s).
+  each, ~4.6 min): learning rate 1e-3 and 3e-3 at batch 32 (626 updates), and 2e-3 at
+  batch 16 (1,252 updates), all end on that plateau (eval loss 6.58). Batch 16 costs no
+  speed (282 s against 275 s).
 * Batch 16 over the full pass (`general/params.yaml` with `pretrain.batch_size: 16` and
   `dvc repro general/dvc.yaml`, or the probe script with `--stride 1`; 5,005 updates, the
-  whole general pipeline 19.6 min): eval
-  loss 5.725, accuracy 0.137. Twice the updates learn no more per token (5.81 against 5.80
-  after 48 k sequences) and end worse. Not adopted: `general/model` stays the batch-32 one.
+  whole general pipeline 19.6 min): eval loss 5.725, accuracy 0.137. Twice the updates
+  learn no more per token (5.81 against 5.80 after 48 k sequences) and end worse. Not
+  adopted: `general/model` stays the batch-32 one.
 * None of the settings tried lifts the checkpoint within the 30-minute budget (about 6 M
   tokens on 2 cores). A checkpoint with real general knowledge most likely needs far more
   text and compute than fit here: on a GPU, `hfl/chinese-roberta-wwm-ext`.

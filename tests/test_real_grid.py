@@ -22,6 +22,14 @@ def run(name: str, **params: object) -> Run:
     return Run(name=name, params=params, f1=0.6, per_type={}, support={})
 
 
+def experiment_data(epochs: int) -> dict:
+    """One experiment's ``data`` in ``dvc exp show --json``: seed 1, the given epochs."""
+    return {"params": {"params.yaml": {"data": {
+        "seed": 1, "finetune": {"epochs": epochs, "dropout": 0.3},
+        "pretrain": {"learning_rate": 0.0005}}}},
+        "metrics": {"metrics/eval.json": {"data": {"test": {"f1": 0.6, "per_type": {}}}}}}
+
+
 def test_other_profile_names_the_first_differing_param_and_ignores_base_model():
     same = run("a-s1", **{"base_model": "/elsewhere/general/model", "finetune.epochs": 8,
                           "finetune.dropout": 0.3, "pretrain.learning_rate": 0.0005})
@@ -33,10 +41,7 @@ def test_other_profile_names_the_first_differing_param_and_ignores_base_model():
 
 
 def test_check_joined_fails_naming_file_run_and_param(tmp_path):
-    data = {"params": {"params.yaml": {"data": {
-        "seed": 1, "finetune": {"epochs": 6, "dropout": 0.3},
-        "pretrain": {"learning_rate": 0.0005}}}},
-        "metrics": {"metrics/eval.json": {"data": {"test": {"f1": 0.6, "per_type": {}}}}}}
+    data = experiment_data(epochs=6)
     shown = [{"rev": "abc", "experiments": [
         {"revs": [{"rev": "1" * 40, "name": "old-s1", "data": data, "error": None}]}]}]
     path = tmp_path / "exp_show.json"
@@ -50,10 +55,7 @@ def test_check_joined_fails_naming_file_run_and_param(tmp_path):
 
 
 def test_check_joined_fails_naming_file_and_commit_of_another_general_checkpoint(tmp_path):
-    data = {"params": {"params.yaml": {"data": {
-        "seed": 1, "finetune": {"epochs": 8, "dropout": 0.3},
-        "pretrain": {"learning_rate": 0.0005}}}},
-        "metrics": {"metrics/eval.json": {"data": {"test": {"f1": 0.6, "per_type": {}}}}}}
+    data = experiment_data(epochs=8)
     shown = [{"rev": "workspace", "experiments": None},
              {"rev": "abc1234" + "0" * 33, "experiments": [
                  {"revs": [{"rev": "1" * 40, "name": "old-s1", "data": data, "error": None}]}]}]
