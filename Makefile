@@ -18,9 +18,11 @@ $(STAMP): requirements.lock pyproject.toml
 repro: setup  ## run the whole pipeline on the demo default
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro
 
+# Two pytest workers of one torch thread each (OMP_NUM_THREADS, inherited by the stages
+# the tests start): more threads than cores oversubscribe the CPU and slow the suite.
 test: setup  ## lint + the test suite
 	$(BIN)/ruff check .
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -n 2 --dist loadfile
+	PATH=$(abspath $(BIN)):$$PATH OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

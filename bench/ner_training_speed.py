@@ -2,19 +2,27 @@
 
     python bench/ner_training_speed.py --model general/model \
         --ner /tmp/dapt-real-tuning/data/tokenized/ner.parquet --steps 25
+    python bench/ner_training_speed.py --ner ... --variants bilstm_crf \
+        --batch-sizes 16 32 --processes 2       # batch size; two 1-thread processes at once
 
 Each variant builds the token classifier the finetune-ner stage builds (same builder, same
 collator, AdamW), then times ``--steps`` optimiser steps on the train windows in
 length-grouped batches (the first 3 steps excluded as warm-up). Variants: ``softmax``,
 ``crf``, ``bilstm_crf`` (``--lstm`` units per direction), ``bilstm_crf+packed`` (the BiLSTM
 through ``pack_padded_sequence``, as before ``dapt.ner.bilstm``) and ``bilstm_crf+compile``
-(the encoder wrapped in ``torch.compile``). Every variant is timed twice, interleaved, so
-drift in machine load hits all; prints tokens/s and the ratio to ``softmax``.
+(the encoder wrapped in ``torch.compile``). ``--batch-sizes`` times each variant at each
+batch size (``variant@size``). ``--processes N`` adds, for each of them, N processes of one
+thread each training at once (``variant@size xN``: their summed tokens/s, the throughput of
+N one-thread experiments run side by side, as ``real_grid.py --jobs N --threads 1`` would).
+Every variant is timed twice, interleaved, so drift in machine load hits all; prints
+tokens/s and the ratio to the first variant.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,30 +83,58 @@ def timed_run(variant: str, model_dir: str, labels: list[str], tokenizer, data: 
     return tokens / (time.perf_counter() - start)
 
 
+def parallel_run(args: argparse.Namespace, variant: str, size: int) -> float:
+    """Summed tokens/s of ``args.processes`` one-thread processes timing ``variant`` at once."""
+    cmd = [sys.executable, __file__, "--model", args.model, "--ner", args.ner, "--lstm",
+           str(args.lstm), "--steps", str(args.steps), "--worker", f"{variant}@{size}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(args.processes)]
+    outputs = [p.communicate()[0] for p in procs]
+    if any(p.returncode for p in procs):
+        raise SystemExit(f"a worker of {variant}@{size} failed")
+    return sum(float(out.split()[-1]) for out in outputs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="general/model", help="encoder checkpoint folder")
     parser.add_argument("--ner", default="data/tokenized/ner.parquet", help="NER windows")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16])
     parser.add_argument("--lstm", type=int, default=192, help="BiLSTM units per direction")
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--processes", type=int, default=0,
+                        help="also time this many one-thread processes at once (0: not)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # variant@size: print tok/s only
     args = parser.parse_args()
     windows = read_ner_windows(args.ner, TRAIN)
     labels = label_list(tag_types([w["tags"] for w in windows]))
     tokenizer = load_tokenizer(args.model)
     rows = encode_windows(windows, {label: i for i, label in enumerate(labels)})
-    data = batches(rows, args.batch_size, DataCollatorForTokenClassification(tokenizer))
+    collator = DataCollatorForTokenClassification(tokenizer)
+    data = {size: batches(rows, size, collator) for size in args.batch_sizes}
+    if args.worker:
+        variant, size = args.worker.split("@")
+        print(timed_run(variant, args.model, labels, tokenizer,
+                        batches(rows, int(size), collator), args.steps, args.lstm))
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{len(rows)} windows, batch {args.batch_size}", flush=True)
-    speeds: dict[str, list[float]] = {v: [] for v in args.variants}
-    for variant in [*args.variants, *args.variants]:
-        speeds[variant].append(timed_run(variant, args.model, labels, tokenizer, data,
-                                         args.steps, args.lstm))
-        print(f"{variant}: {speeds[variant][-1]:.0f} tok/s", flush=True)
+          f"{len(rows)} windows, batch sizes {args.batch_sizes}", flush=True)
+    runs = [(v, size, False) for v in args.variants for size in args.batch_sizes]
+    if args.processes:
+        runs += [(v, size, True) for v, size, _ in runs]
+    speeds: dict[str, list[float]] = {}
+    for variant, size, parallel in [*runs, *runs]:
+        name = f"{variant}@{size}" + (f" x{args.processes}" if parallel else "")
+        speed = (parallel_run(args, variant, size) if parallel else
+                 timed_run(variant, args.model, labels, tokenizer, data[size], args.steps,
+                           args.lstm))
+        speeds.setdefault(name, []).append(speed)
+        print(f"{name}: {speed:.0f} tok/s", flush=True)
     mean = {v: sum(x) / len(x) for v, x in speeds.items()}
-    ref = mean.get("softmax") or next(iter(mean.values()))
+    ref = next(iter(mean.values()))
     print(", ".join(f"{v} {mean[v]:.0f} tok/s (x{mean[v] / ref:.2f})" for v in mean))
 
 

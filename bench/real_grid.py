@@ -31,7 +31,10 @@ the report, grouped with this grid's runs of the same params, and are not run ag
 more seeds of a setting are ``--seeds 4 5`` with the earlier grid's file.
 
 Every experiment runs with ``--threads`` torch threads (``OMP_NUM_THREADS``; results on CPU
-are identical only at the same thread count), one at a time unless ``--jobs``. The clone
+are identical only at the same thread count), one at a time unless ``--jobs``; on 2 cores
+``--jobs 2 --threads 1`` trains about 1.3x faster than ``--jobs 1 --threads 2`` (measured
+in ``reports/tuning.md``), but its runs do not reproduce 2-thread runs bit for bit: join
+only grids of one thread setting. It prints the grid's minutes and the whole command's. The clone
 shares this repository's DVC cache objects (hard links): DVC reads the committed
 ``dvc.lock``'s objects when it restores a stage from the run cache, and a fresh clone has
 none.
@@ -45,6 +48,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -197,12 +201,13 @@ def check_joined(paths: list[Path], profile: dict[str, str],
 
 
 def baselines(rates: dict[str, float], reported: set[str], extra: list[str]) -> list[str]:
-    """Report baselines: no domain pretraining, the token settings at measured rates that
-    the report has (``reported``: setting names of this grid and the joined ones), then
-    ``extra``."""
+    """Report baselines: no domain pretraining and the token settings at measured rates,
+    those the report has (``reported``: setting names of this grid and the joined ones;
+    a baseline without runs would fail the report), then ``extra``."""
+    base = ["finetune.init=base"] if "no-domain-pretraining" in reported else []
     rated = [f"mask_strategy=token,mask_prob={rates[name]:.4f}" for name in RATED
              if name in rates and name in reported]
-    return ["finetune.init=base", *rated, *extra]
+    return [*base, *rated, *extra]
 
 
 def main() -> None:
@@ -228,6 +233,7 @@ def main() -> None:
                         help="keep a clone of the same commit and queue only the experiments "
                              "it has not finished (after an interrupted grid)")
     args = parser.parse_args()
+    began = time.monotonic()
     wanted = args.settings or DEFAULT_SETTINGS
     unknown = set(wanted) - set(SETTING_NAMES)
     if unknown:
@@ -245,6 +251,7 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"{name}: mask rate of the matching entity setting {rate:.4f}", flush=True)
     grid = settings(rates)
+    queued = 0
     for name, overrides in grid.items():
         if name not in wanted:
             continue
@@ -255,11 +262,16 @@ def main() -> None:
             flags = set_flags({**profile, **overrides, "seed": str(seed)})
             cmd = ["exp", "run", "--queue", "-n", f"{name}-s{seed}", *flags]
             print("dvc " + " ".join(cmd[:5]) + " ...", flush=True)
+            queued += 1
             if not args.dry_run:
                 checked(dvc(args.clone, *cmd), f"queueing {name} seed {seed}")
     if args.dry_run:
         return
+    start = time.monotonic()
     checked(dvc(args.clone, "exp", "run", "--run-all", "--jobs", str(args.jobs)), "the grid")
+    minutes = (time.monotonic() - start) / 60
+    print(f"grid: {queued} experiments in {minutes:.1f} min ({minutes / max(queued, 1):.1f} "
+          f"min each; --jobs {args.jobs}, --threads {args.threads})", flush=True)
     exp_json = args.clone / "exp_show.json"
     exp_json.write_text(checked(dvc(args.clone, "exp", "show", "--json"), "exp show").stdout)
     failed = failures(json.loads(exp_json.read_text()))
@@ -282,6 +294,8 @@ def main() -> None:
         report += ["--notes", str(notes)]
     checked(subprocess.run(report, cwd=REPO, capture_output=True, text=True), "the report")
     print((REPO / "reports" / "real_tcm.md").read_text())
+    print(f"the whole command: {(time.monotonic() - began) / 60:.1f} min (clone, mask-rate "
+          "measurements, grid and report)", flush=True)
 
 
 if __name__ == "__main__":

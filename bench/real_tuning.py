@@ -175,6 +175,18 @@ FINDINGS = """
 * bf16 autocast on these CPUs: 13x slower than fp32 (464 vs 5,928 tok/s, side by side),
   so not used. MLM vocabulary logits at the masked positions only: x3.1 (1,886 -> 5,866
   tok/s, `bench/cpu_training_speed.py`), used everywhere.
+* Grid speed on 2 cores (`bench/ner_training_speed.py --variants bilstm_crf --batch-sizes
+  16 32 --processes 2 --steps 40`, side by side, idle machine): BiLSTM-CRF fine-tuning
+  at batch 32 trains x1.06 the tokens/s of batch 16 (4,972 vs 4,683): too little to
+  re-tune the batch size for. Two one-thread processes at once train x1.38 the summed
+  tokens/s of one two-thread process (6,485). Whole experiments: `bench/real_grid.py
+  --settings token-0.15 --seeds 4 5 --jobs 2 --threads 1` ran both in 13.5 min (6.8 min
+  each, against 9.1 min one at a time with 2 threads; pretraining 195-202 s and
+  fine-tuning 542-548 s each, run side by side), test F1 0.6641 and 0.6689 (seeds 1-3
+  at 2 threads: 0.6668, 0.6714, 0.6697). At that pace the issue's 6 settings x 3 seeds
+  (15 pretrained experiments, 3 without the pretraining stage) take about 120 min: on the
+  120-minute bar, not under it with a margin. Not adopted for the committed grids: their
+  runs are 2-thread runs, and 1-thread runs do not reproduce them bit for bit.
 
 ## What the rows show
 
