@@ -114,12 +114,12 @@ def main() -> None:
     tokenizer = load_tokenizer(args.model)
     rows = encode_windows(windows, {label: i for i, label in enumerate(labels)})
     collator = DataCollatorForTokenClassification(tokenizer)
-    data = {size: batches(rows, size, collator) for size in args.batch_sizes}
     if args.worker:
         variant, size = args.worker.split("@")
         print(timed_run(variant, args.model, labels, tokenizer,
                         batches(rows, int(size), collator), args.steps, args.lstm))
         return
+    data = {size: batches(rows, size, collator) for size in args.batch_sizes}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{len(rows)} windows, batch sizes {args.batch_sizes}", flush=True)
     runs = [(v, size, False) for v in args.variants for size in args.batch_sizes]
