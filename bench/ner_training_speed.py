@@ -8,12 +8,13 @@
 Each variant builds the token classifier the finetune-ner stage builds (same builder, same
 collator, AdamW), then times ``--steps`` optimiser steps on the train windows in
 length-grouped batches (the first 3 steps excluded as warm-up). Variants: ``softmax``,
-``crf``, ``bilstm_crf`` (``--lstm`` units per direction), ``bilstm_crf+packed`` (the BiLSTM
-through ``pack_padded_sequence``, as before ``dapt.ner.bilstm``) and ``bilstm_crf+compile``
-(the encoder wrapped in ``torch.compile``). ``--batch-sizes`` times each variant at each
-batch size (``variant@size``). ``--processes N`` adds, for each of them, N processes of one
-thread each training at once (``variant@size xN``: their summed tokens/s, the throughput of
-N one-thread experiments run side by side, as ``real_grid.py --jobs N --threads 1`` would).
+``crf``, ``bilstm_crf`` (``--lstm`` units per direction; several sizes: one variant each),
+``bilstm_crf+packed`` (the BiLSTM through ``pack_padded_sequence``, as before
+``dapt.ner.bilstm``) and ``bilstm_crf+compile`` (the encoder wrapped in ``torch.compile``).
+``--batch-sizes`` times each variant at each batch size (``variant@size``). ``--processes
+N`` adds, for each of them, N processes of one thread each training at once (``variant@size
+xN``: their summed tokens/s, the throughput of N one-thread experiments run side by side,
+as ``real_grid.py --jobs N --threads 1`` would).
 Every variant is timed twice, interleaved, so drift in machine load hits all; prints
 tokens/s and the ratio to the first variant.
 """
@@ -83,10 +84,10 @@ def timed_run(variant: str, model_dir: str, labels: list[str], tokenizer, data: 
     return tokens / (time.perf_counter() - start)
 
 
-def parallel_run(args: argparse.Namespace, variant: str, size: int) -> float:
+def parallel_run(args: argparse.Namespace, variant: str, size: int, lstm: int) -> float:
     """Summed tokens/s of ``args.processes`` one-thread processes timing ``variant`` at once."""
-    cmd = [sys.executable, __file__, "--model", args.model, "--ner", args.ner, "--lstm",
-           str(args.lstm), "--steps", str(args.steps), "--worker", f"{variant}@{size}"]
+    cmd = [sys.executable, __file__, "--model", args.model, "--ner", args.ner, "--steps",
+           str(args.steps), "--worker", f"{variant}@{size}@{lstm}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
              for _ in range(args.processes)]
@@ -102,7 +103,8 @@ def main() -> None:
     parser.add_argument("--model", default="general/model", help="encoder checkpoint folder")
     parser.add_argument("--ner", default="data/tokenized/ner.parquet", help="NER windows")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16])
-    parser.add_argument("--lstm", type=int, default=192, help="BiLSTM units per direction")
+    parser.add_argument("--lstm", type=int, nargs="+", default=[192],
+                        help="BiLSTM units per direction (several: each is a variant)")
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--processes", type=int, default=0,
@@ -115,22 +117,24 @@ def main() -> None:
     rows = encode_windows(windows, {label: i for i, label in enumerate(labels)})
     collator = DataCollatorForTokenClassification(tokenizer)
     if args.worker:
-        variant, size = args.worker.split("@")
+        variant, size, lstm = args.worker.split("@")
         print(timed_run(variant, args.model, labels, tokenizer,
-                        batches(rows, int(size), collator), args.steps, args.lstm))
+                        batches(rows, int(size), collator), args.steps, int(lstm)))
         return
     data = {size: batches(rows, size, collator) for size in args.batch_sizes}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{len(rows)} windows, batch sizes {args.batch_sizes}", flush=True)
-    runs = [(v, size, False) for v in args.variants for size in args.batch_sizes]
+    runs = [(v, size, lstm, False) for v in args.variants for size in args.batch_sizes
+            for lstm in (args.lstm if v.startswith("bilstm") else args.lstm[:1])]
     if args.processes:
-        runs += [(v, size, True) for v, size, _ in runs]
+        runs += [(v, size, lstm, True) for v, size, lstm, _ in runs]
     speeds: dict[str, list[float]] = {}
-    for variant, size, parallel in [*runs, *runs]:
-        name = f"{variant}@{size}" + (f" x{args.processes}" if parallel else "")
-        speed = (parallel_run(args, variant, size) if parallel else
+    for variant, size, lstm, parallel in [*runs, *runs]:
+        name = (f"{variant}@{size}" + (f" lstm{lstm}" if len(args.lstm) > 1 else "")
+                + (f" x{args.processes}" if parallel else ""))
+        speed = (parallel_run(args, variant, size, lstm) if parallel else
                  timed_run(variant, args.model, labels, tokenizer, data[size], args.steps,
-                           args.lstm))
+                           lstm))
         speeds.setdefault(name, []).append(speed)
         print(f"{name}: {speed:.0f} tok/s", flush=True)
     mean = {v: sum(x) / len(x) for v, x in speeds.items()}

@@ -187,6 +187,11 @@ FINDINGS = """
   (15 pretrained experiments, 3 without the pretraining stage) take about 120 min: on the
   120-minute bar, not under it with a margin. Not adopted for the committed grids: their
   runs are 2-thread runs, and 1-thread runs do not reproduce them bit for bit.
+* A smaller BiLSTM for margin under that bar (rows 10-12): 128 units per direction instead
+  of 192 trains x1.10 the tokens/s (`--lstm 192 128`, side by side: 6,410 vs 5,838), but
+  on dev it scored 0.6697, 0.6602 and 0.6595 against 0.6793, 0.6728 and 0.6763 for the
+  grid's own no-domain-pretraining runs of seeds 1-3 (same params otherwise, 2 threads):
+  paired Δ -0.0130 [-0.0219, -0.0042] (Student-t, 3 seeds). Not adopted.
 
 ## What the rows show
 
