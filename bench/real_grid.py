@@ -28,7 +28,9 @@ and the reading in ``reports/real_tcm_notes.md``.
 checkpoint (their saved ``exp_show.json``; a run of another profile, or a grid whose
 commit's ``general/dvc.lock`` has another ``general/model``, is an error, named): they join
 the report, grouped with this grid's runs of the same params, and are not run again, so
-more seeds of a setting are ``--seeds 4 5`` with the earlier grid's file.
+more seeds of a setting are ``--seeds 4 5`` with the earlier grid's file. The grid refuses to
+start unless ``general/model`` is the checkpoint the committed ``general/dvc.lock`` records
+(``make general`` builds it), so that each grid's commit names what it read.
 
 Every experiment runs with ``--threads`` torch threads (``OMP_NUM_THREADS``; results on CPU
 are identical only at the same thread count), one at a time unless ``--jobs``; on 2 cores
@@ -181,6 +183,33 @@ def general_checkpoint(rev: str) -> str | None:
     return next((out["md5"] for out in outs if out["path"] == "general/model"), None)
 
 
+GENERAL_STAGE = "general/dvc.yaml:pretrain"
+
+
+def general_model_change(status: dict) -> str | None:
+    """How ``general/model`` differs from its entry in ``general/dvc.lock`` ("modified",
+    "deleted", "not in cache"), read from ``dvc status GENERAL_STAGE --json``; None when it
+    matches. Changed deps alone (code edited since the build) do not count: the lock still
+    names the bytes the grid reads."""
+    changes = [entry.get("changed outs", {}) for entry in status.get(GENERAL_STAGE, [])
+               if isinstance(entry, dict)]
+    return next((found for outs in changes if (found := outs.get("general/model"))), None)
+
+
+def check_general_model() -> None:
+    """Fail unless ``general/model`` is the checkpoint the committed ``general/dvc.lock``
+    records: that lock is how a grid's commit names its general checkpoint (``check_joined``)."""
+    status = json.loads(checked(dvc(REPO, "status", GENERAL_STAGE, "--json"),
+                                "dvc status of the general checkpoint").stdout)
+    if change := general_model_change(status):
+        raise SystemExit(f"general/model is {change} against general/dvc.lock: build it with "
+                         "`make general` (dvc repro general/dvc.yaml) and commit general/dvc.lock")
+    if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "general/dvc.lock"],
+                      cwd=REPO).returncode != 0:
+        raise SystemExit("general/dvc.lock has uncommitted changes: commit it, so that the "
+                         "grid's commit records the general checkpoint it reads")
+
+
 def check_joined(paths: list[Path], profile: dict[str, str],
                  checkpoint: Callable[[str], str | None] = general_checkpoint) -> None:
     """Fail, naming file, run and param, when a ``--exp-json`` file holds a run of another
@@ -241,6 +270,8 @@ def main() -> None:
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # dvc() passes it to the queue
     profile = profile_overrides(args.data)
     check_joined(args.exp_json, profile)
+    if not args.dry_run:
+        check_general_model()
     prepare_clone(args.clone, args.resume)
     if args.resume:  # tasks queued by the interrupted grid are queued again below
         checked(dvc(args.clone, "queue", "remove", "--queued", "--failed"), "clearing the queue")

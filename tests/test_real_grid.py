@@ -10,7 +10,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from real_grid import baselines, check_joined, other_profile  # noqa: E402
+from real_grid import (  # noqa: E402
+    GENERAL_STAGE,
+    baselines,
+    check_joined,
+    general_model_change,
+    other_profile,
+)
 
 from dapt.report import Run  # noqa: E402
 
@@ -75,6 +81,20 @@ def test_general_checkpoint_reads_the_committed_lock():
 
     assert general_checkpoint("HEAD").endswith(".dir")
     assert general_checkpoint("0" * 40) is None
+
+
+def test_general_model_change_reads_changed_outs_only():
+    """``dvc status --json`` shapes (DVC 3): code edited since the build is no change of the
+    checkpoint; a rebuilt or missing folder is."""
+    assert general_model_change({}) is None
+    deps_only = {GENERAL_STAGE: [{"changed deps": {"dapt/cli.py": "modified"}}]}
+    assert general_model_change(deps_only) is None
+    for change in ("modified", "deleted", "not in cache"):
+        status = {GENERAL_STAGE: [{"changed deps": {"dapt/cli.py": "modified"}},
+                                  {"changed outs": {"general/model": change}}]}
+        assert general_model_change(status) == change
+    other = {GENERAL_STAGE: [{"changed outs": {"general/metrics/pretrain.json": "modified"}}]}
+    assert general_model_change(other) is None
 
 
 def test_baselines_name_only_the_settings_the_report_has():
