@@ -227,6 +227,14 @@ FINDINGS = """
   characters (6.3 M tokens, batch 32, 2,503 updates, 20 min): eval loss 5.674, accuracy
   0.145. For its first ~400 updates the loss sits on the unigram plateau (6.58, accuracy
   0.042: the model predicts the most frequent character).
+* That checkpoint (md5 `0e5485f7…`, built at cc15082) was rebuilt with the committed code
+  on a fresh machine of the same kind at 3b7a768 (13 min): eval loss 5.688, accuracy
+  0.140, md5 `272cc508…`. The learning rates are identical step for step and the training
+  loss matches to step 100, then drifts: float rounding that differs between machines or
+  library builds (bitwise equality across CPUs is not promised), not a change of recipe.
+  `general/dvc.lock` had not been refreshed since cc15082, so which bytes a past session's
+  grid read is not recorded; `bench/real_grid.py` now refuses to start unless the
+  committed lock records the local `general/model`.
 * Probes on a quarter of the copies (`bench/general_probe.py`, every fourth copy; one run
   each, ~4.6 min): learning rate 1e-3 and 3e-3 at batch 32 (626 updates), and 2e-3 at
   batch 16 (1,252 updates), all end on that plateau (eval loss 6.58). Batch 16 costs no
