@@ -8,11 +8,13 @@ the paired difference against each ``--baseline`` (same seeds on both sides) wit
 Student-t interval over the per-seed differences, plus one sentence per comparison saying
 whether the interval excludes 0; then per-type F1 of every entity type. ``--reference``
 adds rows of models that need no pretraining (``bench/reference_rows.py`` output; dashed
-lines in the plot). Settings with fewer than three seeds are flagged: their spread says
-little. A setting whose experiments are named ``<name>-s<seed>`` is labelled ``<name>`` (its
-params are listed under the table). Where mask-annotate scored its entity units on dev
-(``unit_quality``), the strict F1 of the unit source that entity masking used on unlabeled
-text is a column.
+lines in the plot) and, against each one with at least two seeds, every setting's
+difference of means with Welch's unpaired 95% interval (a reference model's seed 1 shares
+nothing with a pipeline run's seed 1, so nothing pairs them). Settings with fewer than three
+seeds are flagged: their spread says little. A setting whose experiments are named
+``<name>-s<seed>`` is labelled ``<name>`` (its params are listed under the table). Where
+mask-annotate scored its entity units on dev (``unit_quality``), the strict F1 of the unit
+source that entity masking used on unlabeled text is a column.
 ``--notes`` appends a hand-written Markdown file: what the numbers do and do not show.
 
 Experiments of several commits join on their params: a param an experiment does not record
@@ -195,6 +197,27 @@ def paired_interval(diffs: list[float]) -> tuple[float, float, float] | None:
     return mean, mean - half, mean + half
 
 
+def welch_interval(a: list[float], b: list[float]) -> tuple[float, float, float] | None:
+    """mean(a) - mean(b) and its 95% Welch interval (unequal variances, Welch-Satterthwaite
+    degrees of freedom); None unless both sides have two values or more."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    from scipy.stats import t
+
+    diff = statistics.mean(a) - statistics.mean(b)
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0:
+        return diff, diff, diff
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = t.ppf(0.975, dof) * (va + vb) ** 0.5
+    return diff, diff - half, diff + half
+
+
+def verdict(low: float, high: float) -> str:
+    return ("excludes 0: a difference is shown" if low > 0 or high < 0 else
+            "includes 0: no difference is shown")
+
+
 def params_of(setting: Setting, varying: list[str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in zip(varying, setting.key)) or "(all)"
 
@@ -216,11 +239,20 @@ def comparison(s: Setting, base: Setting) -> tuple[str, str | None]:
     if interval is None:
         return (f"{diffs[0]:+.4f} (n=1)" if diffs else "–"), None
     mean, low, high = interval
-    verdict = ("excludes 0: a difference is shown" if low > 0 or high < 0 else
-               "includes 0: no difference is shown")
     return (f"{mean:+.4f} [{low:+.4f}, {high:+.4f}] (n={len(diffs)})",
             f"Δ = {mean:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}] over {len(diffs)} "
-            f"paired seeds; the interval {verdict}.")
+            f"paired seeds; the interval {verdict(low, high)}.")
+
+
+def reference_comparison(f1s: list[float], reference: list[float]) -> tuple[str, str | None]:
+    """(table cell, sentence) of a setting's per-seed F1 against a reference row's, unpaired."""
+    interval = welch_interval(f1s, reference)
+    if interval is None:
+        return "–", None
+    diff, low, high = interval
+    return (f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]",
+            f"Δ = {diff:+.4f}, Welch 95% interval [{low:+.4f}, {high:+.4f}] over {len(f1s)} "
+            f"and {len(reference)} seeds (unpaired); the interval {verdict(low, high)}.")
 
 
 def mean_of(values: list[float]) -> str:
@@ -237,6 +269,12 @@ def reference_scores(reference: dict) -> dict[str, list[float]]:
     return found
 
 
+def welch_references(reference: dict | None) -> dict[str, list[float]]:
+    """The reference rows a setting is compared with: those with two seeds or more."""
+    return {name: f1s for name, f1s in reference_scores(reference or {}).items()
+            if len(f1s) >= 2}
+
+
 def reference_lines(reference: dict, columns: int) -> list[str]:
     """Table rows of the models that need no pretraining."""
     rows = [[f"{name} (reference, no pretraining)", str(len(f1s)), mean_std(f1s)]
@@ -250,8 +288,10 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
     stats = list(MASK_STATS)
     if any(UNIT_F1 in r.masking for s in settings for r in s.runs.values()):
         stats.append((UNIT_F1, "unit F1 (dev)"))
+    against = welch_references(reference)
     header = ["setting", "seeds", "test F1", *[name for _, name in stats],
-              *[f"Δ F1 vs {label_of(b, varying)} [95% CI]" for b in baselines]]
+              *[f"Δ F1 vs {label_of(b, varying)} [95% CI]" for b in baselines],
+              *[f"Δ F1 vs {name} [95% Welch CI]" for name in against]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     sentences = []
     for s in settings:
@@ -269,6 +309,11 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
             if sentence:
                 sentences.append(f"* {label_of(s, varying)} vs {label_of(base, varying)}: "
                                  f"{sentence}")
+        for name, f1s in against.items():
+            cell, sentence = reference_comparison([s.runs[x].f1 for x in seeds], f1s)
+            cells.append(cell)
+            if sentence:
+                sentences.append(f"* {label_of(s, varying)} vs {name} (reference): {sentence}")
         lines.append("| " + " | ".join(cells) + " |")
     lines += reference_lines(reference or {}, len(header))
     per_type = ["| setting | " + " | ".join(types) + " |", "|" + "---|" * (len(types) + 1)]
@@ -281,7 +326,9 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
         f"Mean ± sample standard deviation over seeds of strict span-level test F1 "
         f"(`{METRICS_FILE}`); mask statistics are means over seeds (`{MASK_FILE}`). Δ is "
         "the mean per-seed difference against a baseline over the seeds both ran, with a "
-        "95% Student-t interval over those differences.",
+        "95% Student-t interval over those differences."
+        + (" Against a reference row, Δ is the difference of means with Welch's unpaired 95% "
+           "interval." if against else ""),
     ]
     named = [s for s in settings if label_of(s, varying) != params_of(s, varying)]
     if named:
@@ -332,14 +379,20 @@ def plot(settings: list[Setting], varying: list[str], path: Path,
     plt.close(fig)
 
 
-def summary(setting: Setting, varying: list[str]) -> dict:
-    """Params, seeds, per-seed test F1 and mask statistics of one setting (JSON output)."""
+def summary(setting: Setting, varying: list[str], reference: dict | None = None) -> dict:
+    """Params, seeds, per-seed test F1, mask statistics and the Welch differences against
+    the reference rows of one setting (JSON output)."""
     seeds = sorted(setting.runs)
     f1 = [setting.runs[x].f1 for x in seeds]
-    return {"params": dict(zip(varying, setting.key)), "seeds": seeds, "f1": f1,
-            "f1_mean": statistics.mean(f1),
-            "masking": {k: [setting.runs[x].masking.get(k) for x in seeds]
-                        for k in [*(k for k, _ in MASK_STATS), UNIT_F1]}}
+    found = {"params": dict(zip(varying, setting.key)), "seeds": seeds, "f1": f1,
+             "f1_mean": statistics.mean(f1),
+             "masking": {k: [setting.runs[x].masking.get(k) for x in seeds]
+                         for k in [*(k for k, _ in MASK_STATS), UNIT_F1]}}
+    against = {name: welch_interval(f1, ref) for name, ref in welch_references(reference).items()}
+    if against:
+        found["vs_reference"] = {name: dict(zip(("delta", "low", "high"), interval))
+                                 for name, interval in against.items() if interval}
+    return found
 
 
 def load_exp_show(path: str | None) -> list[dict]:
@@ -392,7 +445,8 @@ def main() -> None:
                            reference, notes))
     plot(settings, varying, out.with_suffix(".png"), reference)
     if args.json:
-        write_json(args.json, {label_of(s, varying): summary(s, varying) for s in settings})
+        write_json(args.json, {label_of(s, varying): summary(s, varying, reference)
+                               for s in settings})
     log.info("%d runs in %d settings -> %s", len(runs), len(settings), out)
 
 

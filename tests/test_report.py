@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from scipy.stats import ttest_ind
+
 from tests.helpers import run_module
 
 
@@ -78,14 +81,28 @@ def test_two_baselines_an_interval_with_zero_and_reference_rows(tmp_path):
     reference = tmp_path / "reference.json"
     reference.write_text(json.dumps({"char_crf": {"test": {"f1": 0.64}},
                                      "bilstm_crf": {"test_f1": [0.67, 0.68, 0.69]}}))
+    result = tmp_path / "result.json"
     report = run_report(tmp_path, experiments, "--baseline", "mask_strategy=token",
-                        "--baseline", "mask_strategy=wwm", "--reference", str(reference))
+                        "--baseline", "mask_strategy=wwm", "--reference", str(reference),
+                        "--json", str(result))
     entity = next(line for line in report.splitlines() if line.startswith("| mask_strategy=entity"))
     assert "+0.0100 [-0.0557, +0.0757] (n=3)" in entity and "+0.1300 [" in entity
     assert "| 0.1100 |" in entity
     assert "the interval includes 0: no difference is shown" in report
     assert "| char CRF (reference, no pretraining) | 1 | 0.6400 |" in report
     assert "| char BiLSTM-CRF (reference, no pretraining) | 3 | 0.6800 ± 0.0100 |" in report
+    # Welch's interval against the reference with seeds (the one-seed CRF gets no column).
+    welch = ttest_ind([0.52, 0.50, 0.57], [0.67, 0.68, 0.69], equal_var=False)
+    low, high = welch.confidence_interval(0.95)
+    assert f"-0.1500 [{low:+.4f}, {high:+.4f}] |" in entity
+    assert "Δ F1 vs char BiLSTM-CRF [95% Welch CI]" in report and "vs char CRF [" not in report
+    assert ("* mask_strategy=entity vs char BiLSTM-CRF (reference): Δ = -0.1500, Welch 95% "
+            f"interval [{low:+.4f}, {high:+.4f}] over 3 and 3 seeds (unpaired); the interval "
+            "excludes 0: a difference is shown.") in report
+    saved = json.loads(result.read_text(encoding="utf-8"))["mask_strategy=entity"]
+    assert list(saved["vs_reference"]) == ["char BiLSTM-CRF"]
+    assert saved["vs_reference"]["char BiLSTM-CRF"]["low"] == pytest.approx(low)
+    assert saved["vs_reference"]["char BiLSTM-CRF"]["high"] == pytest.approx(high)
 
 
 def test_named_settings_unit_quality_notes_and_json(tmp_path):
@@ -106,6 +123,7 @@ def test_named_settings_unit_quality_notes_and_json(tmp_path):
     assert report.endswith("## What the numbers show, and what they do not\n\n"
                            "Entity masking wins here, on one split.\n")
     saved = json.loads(result.read_text(encoding="utf-8"))
+    assert "vs_reference" not in saved["token"]  # no reference given
     assert saved["entity-tagger"]["params"] == {"mask_strategy": "entity"}
     assert saved["entity-tagger"]["f1"] == [0.6, 0.6, 0.6]
     assert saved["entity-tagger"]["masking"]["unit_f1"] == [0.59, 0.59, 0.59]
