@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from real_grid import (  # noqa: E402
     GENERAL_STAGE,
+    REPO,
     baselines,
+    cache_lock_data,
     check_joined,
     general_model_change,
     other_profile,
@@ -105,3 +109,15 @@ def test_baselines_name_only_the_settings_the_report_has():
         "mask_strategy=token,mask_prob=0.1128", "mask_strategy=token,mask_prob=0.0997"]
     # a grid of token-0.15 alone has no baseline run: the report then has none
     assert baselines(rates, {"token-0.15"}, []) == []
+
+
+def test_a_fresh_clone_gets_the_committed_locks_data_objects(tmp_path):
+    """Queued runs restored from the run cache read the committed lock's dep objects: a
+    clone whose cache lacks them (a machine that never ran the demo) must get them."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    cache_lock_data(clone)
+    lock = yaml.safe_load((clone / "dvc.lock").read_text(encoding="utf-8"))
+    for stage, path in (("tokenize", "data/tokenized"), ("mask-annotate", "data/masked")):
+        md5 = next(o["md5"] for o in lock["stages"][stage]["outs"] if o["path"] == path)
+        assert (clone / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).is_file()
