@@ -2,8 +2,9 @@
 
 Reads ``dvc exp show --json`` (run here, or a saved file via ``--exp-json``) and writes a
 Markdown report and a plot: per setting the number of seeds, mean ± sample std of test
-strict F1, what the masks were (mask rate = share of maskable tokens that carry a label,
-share of copies without any mask, entity masked share; from ``metrics/masking.json``), and
+strict F1 and (where recorded) of the dev F1 that fine-tuning kept, what the masks were
+(mask rate = share of maskable tokens that carry a label, share of copies without any mask,
+entity masked share; from ``metrics/masking.json``), and
 the paired difference against each ``--baseline`` (same seeds on both sides) with a 95%
 Student-t interval over the per-seed differences, plus one sentence per comparison saying
 whether the interval excludes 0; then per-type F1 of every entity type. ``--reference``
@@ -47,6 +48,7 @@ from dapt.data.contracts import write_json
 
 log = logging.getLogger("report")
 METRICS_FILE = "metrics/eval.json"
+FINETUNE_FILE = "metrics/finetune.json"  # dev F1 of the kept epoch, the one model selection saw
 MIN_SEEDS = 3
 
 
@@ -66,6 +68,8 @@ class Run:
     per_type: dict[str, float]
     support: dict[str, int]
     masking: dict[str, float] = field(default_factory=dict)
+    dev_f1: float | None = None  # strict dev F1 of the kept (best) epoch
+    best_epoch: int | None = None
 
 
 @dataclass
@@ -98,6 +102,7 @@ def run_from_record(name: str, data: dict) -> Run | None:
     quality = (masking.get("unit_quality") or {}).get(source)
     if quality and masking.get("strategy") in UNIT_STRATEGIES:
         stats[UNIT_F1] = float(quality["f1"])
+    dev = (data.get("metrics") or {}).get(FINETUNE_FILE, {}).get("data", {}).get("dev") or {}
     return Run(
         name=name,
         params=flatten(params),
@@ -105,6 +110,8 @@ def run_from_record(name: str, data: dict) -> Run | None:
         per_type={t: float(v["f1"]) for t, v in per_type.items()},
         support={t: int(v.get("support", 0)) for t, v in per_type.items()},
         masking=stats,
+        dev_f1=float(dev["f1"]) if "f1" in dev else None,
+        best_epoch=int(dev["best_epoch"]) if "best_epoch" in dev else None,
     )
 
 
@@ -275,9 +282,22 @@ def welch_references(reference: dict | None) -> dict[str, list[float]]:
             if len(f1s) >= 2}
 
 
-def reference_lines(reference: dict, columns: int) -> list[str]:
+def reference_dev_scores(reference: dict) -> dict[str, list[float]]:
+    """Dev F1 of each reference model's kept epoch (or chosen c1/c2), per seed."""
+    found = {}
+    if (reference.get("char_crf") or {}).get("dev"):
+        found["char CRF"] = [float(reference["char_crf"]["dev"]["f1"])]
+    if (reference.get("bilstm_crf") or {}).get("seeds"):
+        found["char BiLSTM-CRF"] = [float(seed["dev_f1"]) for seed in
+                                    reference["bilstm_crf"]["seeds"].values() if "dev_f1" in seed]
+    return found
+
+
+def reference_lines(reference: dict, columns: int, with_dev: bool = False) -> list[str]:
     """Table rows of the models that need no pretraining."""
-    rows = [[f"{name} (reference, no pretraining)", str(len(f1s)), mean_std(f1s)]
+    dev = reference_dev_scores(reference)
+    rows = [[f"{name} (reference, no pretraining)", str(len(f1s)), mean_std(f1s),
+             *([mean_std(dev.get(name, []))] if with_dev else [])]
             for name, f1s in reference_scores(reference).items()]
     return ["| " + " | ".join(r + ["–"] * (columns - len(r))) + " |" for r in rows]
 
@@ -289,7 +309,9 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
     if any(UNIT_F1 in r.masking for s in settings for r in s.runs.values()):
         stats.append((UNIT_F1, "unit F1 (dev)"))
     against = welch_references(reference)
-    header = ["setting", "seeds", "test F1", *[name for _, name in stats],
+    with_dev = any(r.dev_f1 is not None for s in settings for r in s.runs.values())
+    header = ["setting", "seeds", "test F1", *(["dev F1"] if with_dev else []),
+              *[name for _, name in stats],
               *[f"Δ F1 vs {label_of(b, varying)} [95% CI]" for b in baselines],
               *[f"Δ F1 vs {name} [95% Welch CI]" for name in against]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -300,7 +322,9 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
             label += " **(baseline)**"
         seeds = sorted(s.runs)
         flag = "" if len(seeds) >= MIN_SEEDS else " ⚠"
+        dev = [s.runs[x].dev_f1 for x in seeds if s.runs[x].dev_f1 is not None]
         cells = [label, f"{len(seeds)}{flag}", mean_std([s.runs[x].f1 for x in seeds]),
+                 *([mean_std(dev)] if with_dev else []),
                  *[mean_of([s.runs[x].masking[k] for x in seeds if k in s.runs[x].masking])
                    for k, _ in stats]]
         for base in baselines:
@@ -315,7 +339,7 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
             if sentence:
                 sentences.append(f"* {label_of(s, varying)} vs {name} (reference): {sentence}")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += reference_lines(reference or {}, len(header))
+    lines += reference_lines(reference or {}, len(header), with_dev)
     per_type = ["| setting | " + " | ".join(types) + " |", "|" + "---|" * (len(types) + 1)]
     for s in settings:
         seeds = sorted(s.runs)
@@ -324,7 +348,10 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
                                       for t in types]) + " |")
     notes = [
         f"Mean ± sample standard deviation over seeds of strict span-level test F1 "
-        f"(`{METRICS_FILE}`); mask statistics are means over seeds (`{MASK_FILE}`). Δ is "
+        f"(`{METRICS_FILE}`)"
+        + (f"; dev F1 is that of the epoch fine-tuning kept (`{FINETUNE_FILE}`): pick a "
+           "setting by it, not by test F1" if with_dev else "")
+        + f"; mask statistics are means over seeds (`{MASK_FILE}`). Δ is "
         "the mean per-seed difference against a baseline over the seeds both ran, with a "
         "95% Student-t interval over those differences."
         + (" Against a reference row, Δ is the difference of means with Welch's unpaired 95% "
@@ -386,6 +413,8 @@ def summary(setting: Setting, varying: list[str], reference: dict | None = None)
     f1 = [setting.runs[x].f1 for x in seeds]
     found = {"params": dict(zip(varying, setting.key)), "seeds": seeds, "f1": f1,
              "f1_mean": statistics.mean(f1),
+             "dev_f1": [setting.runs[x].dev_f1 for x in seeds],
+             "best_epoch": [setting.runs[x].best_epoch for x in seeds],
              "masking": {k: [setting.runs[x].masking.get(k) for x in seeds]
                          for k in [*(k for k, _ in MASK_STATS), UNIT_F1]}}
     against = {name: welch_interval(f1, ref) for name, ref in welch_references(reference).items()}

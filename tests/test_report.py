@@ -168,3 +168,26 @@ def test_older_runs_take_unrecorded_params_from_defaults_and_ignored_params_drop
     without_defaults = run_report(tmp_path, [*old, *new], "--defaults", str(tmp_path / "none"),
                                   "--ignore-param", "base_model")
     assert "| entity | 3 | 0.6000 ± 0.0000 |" in without_defaults
+
+
+def test_dev_f1_column_and_json_where_finetuning_recorded_it(tmp_path):
+    experiments = [exp(f"token-s{s}", s, "token", 0.5) for s in (1, 2, 3)]
+    for seed, record in enumerate(experiments, start=1):
+        record["revs"][0]["data"]["metrics"]["metrics/finetune.json"] = {"data": {
+            "dev": {"f1": 0.60 + seed / 100, "best_epoch": 6 + seed}}}
+    result = tmp_path / "result.json"
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps({
+        "char_crf": {"test": {"f1": 0.64}, "dev": {"f1": 0.6}},
+        "bilstm_crf": {"test_f1": [0.67, 0.68], "seeds": {"1": {"dev_f1": 0.7},
+                                                           "2": {"dev_f1": 0.72}}}}))
+    report = run_report(tmp_path, experiments, "--json", str(result),
+                        "--reference", str(reference))
+    assert "| setting | seeds | test F1 | dev F1 | mask rate |" in report
+    assert "| char CRF (reference, no pretraining) | 1 | 0.6400 | 0.6000 | – |" in report
+    assert ("| char BiLSTM-CRF (reference, no pretraining) | 2 | 0.6750 ± 0.0071 | "
+            "0.7100 ± 0.0141 |") in report
+    assert "| token **(baseline)** | 3 | 0.5000 ± 0.0000 | 0.6200 ± 0.0100 | 0.1500 |" in report
+    assert "pick a setting by it, not by test F1" in report
+    saved = json.loads(result.read_text(encoding="utf-8"))["token"]
+    assert saved["dev_f1"] == [0.61, 0.62, 0.63] and saved["best_epoch"] == [7, 8, 9]
