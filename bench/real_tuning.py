@@ -185,8 +185,11 @@ FINDINGS = """
   fine-tuning 542-548 s each, run side by side), test F1 0.6641 and 0.6689 (seeds 1-3
   at 2 threads: 0.6668, 0.6714, 0.6697). At that pace the issue's 6 settings x 3 seeds
   (15 pretrained experiments, 3 without the pretraining stage) take about 120 min: on the
-  120-minute bar, not under it with a margin. Not adopted for the committed grids: their
-  runs are 2-thread runs, and 1-thread runs do not reproduce them bit for bit.
+  120-minute bar, not under it with a margin. The committed one-command grid (f405752,
+  another machine of the same kind) then ran all 18 in 68.2 min, 69.9 min end to end
+  (pairs of ~8.5 min: pretraining ~162 s, fine-tuning ~320 s each): `reports/real_tcm.md`.
+  Its 1-thread runs do not reproduce the 2-thread grids bit for bit, so those keep their
+  own report, `reports/real_tcm_2threads.md`.
 * A smaller BiLSTM for margin under that bar (rows 10-12): 128 units per direction instead
   of 192 trains x1.10 the tokens/s (`--lstm 192 128`, side by side: 6,410 vs 5,838), but
   on dev it scored 0.6697, 0.6602 and 0.6595 against 0.6793, 0.6728 and 0.6763 for the
