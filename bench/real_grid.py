@@ -19,7 +19,8 @@ token at the *measured* mask rate of entity p=0.5 and of entity p=0.5 with
 ``mask_budget=0.2`` (mask-annotate is run first to measure each), entity p=0.5, entity p=0.5
 with ``mask_budget=0.2``, entity_token; on request (``--settings``), entity p=0.5 with each
 source of entity units in unlabeled text (``mask.unlabeled_units``: lexicon, the default,
-spelt out; tagger; none).
+spelt out; tagger; none), and whole-word (``wwm``) and SpanBERT (``span``) masking at the
+measured rate of entity p=0.5.
 The queue runs with ``dvc exp run --run-all``; then ``dapt.report`` writes
 ``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json`` with the baselines, 95%
 paired intervals, per-type F1, the reference rows of ``bench/results/reference_rows.json``
@@ -81,6 +82,10 @@ def settings(rates: dict[str, float]) -> dict[str, dict[str, str]]:
     token = {**ENTITY, "mask_strategy": "token", "mask_prob": "0.15"}
     rated = {name: {**token, "mask_prob": f"{rates[name]:.4f}"} for name in RATED
              if name in rates}
+    # Whole-word and SpanBERT masking at the entity setting's rate (p is their token share).
+    other = {f"{strategy}-at-entity-rate": {**rated["token-at-entity-rate"],
+                                            "mask_strategy": strategy}
+             for strategy in ("wwm", "span") if "token-at-entity-rate" in rated}
     return {
         "token-0.15": token,
         "no-domain-pretraining": {**token, "finetune.init": "base"},
@@ -91,12 +96,14 @@ def settings(rates: dict[str, float]) -> dict[str, dict[str, str]]:
         "entity-0.5-lexicon-units": {**ENTITY, "mask.unlabeled_units": "lexicon"},
         "entity-0.5-tagger-units": {**ENTITY, "mask.unlabeled_units": "tagger"},
         "entity-0.5-no-units": {**ENTITY, "mask.unlabeled_units": "none"},
+        **other,
     }
 
 
 SETTING_NAMES = list(settings({name: 0.0 for name in RATED}))
 UNIT_SETTINGS = ["entity-0.5-lexicon-units", "entity-0.5-tagger-units", "entity-0.5-no-units"]
-DEFAULT_SETTINGS = [name for name in SETTING_NAMES if name not in UNIT_SETTINGS]
+ON_REQUEST = [*UNIT_SETTINGS, "wwm-at-entity-rate", "span-at-entity-rate"]
+DEFAULT_SETTINGS = [name for name in SETTING_NAMES if name not in ON_REQUEST]
 
 
 def share_cache(repo: Path, clone: Path) -> None:
@@ -264,7 +271,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--settings", nargs="+", metavar="NAME",
                         help=f"run these settings (default: {' '.join(DEFAULT_SETTINGS)}; "
-                             f"the unit sources run on request: {' '.join(UNIT_SETTINGS)})")
+                             f"on request: {' '.join(ON_REQUEST)})")
     parser.add_argument("--jobs", type=int, default=1, help="experiments at a time")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch threads per experiment (%(default)s)")

@@ -121,3 +121,14 @@ def test_a_fresh_clone_gets_the_committed_locks_data_objects(tmp_path):
     for stage, path in (("tokenize", "data/tokenized"), ("mask-annotate", "data/masked")):
         md5 = next(o["md5"] for o in lock["stages"][stage]["outs"] if o["path"] == path)
         assert (clone / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+
+
+def test_wwm_and_span_run_on_request_at_the_entity_rate():
+    from real_grid import DEFAULT_SETTINGS, settings
+
+    grid = settings({"token-at-entity-rate": 0.11284})
+    for strategy in ("wwm", "span"):
+        name = f"{strategy}-at-entity-rate"
+        assert grid[name] == {**grid["token-at-entity-rate"], "mask_strategy": strategy}
+        assert grid[name]["mask_prob"] == "0.1128" and name not in DEFAULT_SETTINGS
+    assert "wwm-at-entity-rate" not in settings({})
