@@ -266,14 +266,18 @@ def mean_of(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f}" if values else "–"
 
 
-def reference_scores(reference: dict) -> dict[str, list[float]]:
-    """Test F1 per seed of each model that needs no pretraining (reference_rows.json)."""
-    found = {}
-    if reference.get("char_crf"):
-        found["char CRF"] = [float(reference["char_crf"]["test"]["f1"])]
-    if reference.get("bilstm_crf"):
-        found["char BiLSTM-CRF"] = [float(x) for x in reference["bilstm_crf"]["test_f1"]]
-    return found
+def reference_scores(reference: dict, split: str = "test") -> dict[str, list[float]]:
+    """F1 per seed on ``split`` (``test`` or ``dev``, the kept epoch or chosen c1/c2) of each
+    model that needs no pretraining (reference_rows.json); a model without them is left out."""
+    crf, bilstm = reference.get("char_crf") or {}, reference.get("bilstm_crf") or {}
+    if split == "test":
+        scores = {"char CRF": [crf["test"]["f1"]] if crf else [],
+                  "char BiLSTM-CRF": bilstm.get("test_f1", [])}
+    else:
+        scores = {"char CRF": [crf["dev"]["f1"]] if crf.get("dev") else [],
+                  "char BiLSTM-CRF": [seed["dev_f1"] for seed in
+                                      (bilstm.get("seeds") or {}).values() if "dev_f1" in seed]}
+    return {name: [float(x) for x in f1s] for name, f1s in scores.items() if f1s}
 
 
 def welch_references(reference: dict | None) -> dict[str, list[float]]:
@@ -282,20 +286,9 @@ def welch_references(reference: dict | None) -> dict[str, list[float]]:
             if len(f1s) >= 2}
 
 
-def reference_dev_scores(reference: dict) -> dict[str, list[float]]:
-    """Dev F1 of each reference model's kept epoch (or chosen c1/c2), per seed."""
-    found = {}
-    if (reference.get("char_crf") or {}).get("dev"):
-        found["char CRF"] = [float(reference["char_crf"]["dev"]["f1"])]
-    if (reference.get("bilstm_crf") or {}).get("seeds"):
-        found["char BiLSTM-CRF"] = [float(seed["dev_f1"]) for seed in
-                                    reference["bilstm_crf"]["seeds"].values() if "dev_f1" in seed]
-    return found
-
-
 def reference_lines(reference: dict, columns: int, with_dev: bool = False) -> list[str]:
     """Table rows of the models that need no pretraining."""
-    dev = reference_dev_scores(reference)
+    dev = reference_scores(reference, "dev")
     rows = [[f"{name} (reference, no pretraining)", str(len(f1s)), mean_std(f1s),
              *([mean_std(dev.get(name, []))] if with_dev else [])]
             for name, f1s in reference_scores(reference).items()]
