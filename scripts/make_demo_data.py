@@ -2,8 +2,16 @@
 
 The documents imitate the layout of real leaflets (section headers such as 【功能主治】,
 full-width punctuation, numbered precautions, dosage units, approval numbers, company
-addresses) but every sentence is produced from hand-written templates and vocabulary in
-this file; no real leaflet text is used.
+addresses) but every sentence is produced from hand-written templates and vocabulary; no
+real leaflet text is used.  The data lives in files next to this script, the logic in it::
+
+    demo_vocabulary/vocabulary.yaml      entity types, vocabulary pools, templates, phrase lists
+    demo_vocabulary/lexicon.tsv          copied verbatim to <out>/lexicon.tsv
+    demo_vocabulary/jieba_user_dict.txt  copied verbatim to <out>/jieba_user_dict.txt
+    demo_vocabulary/readme_template.md   <out>/README.md (string.Template: ${out}, ${seed}, ...)
+
+Order inside vocabulary.yaml matters (pools are sampled rank-weighted from seeded RNGs):
+editing it changes the generated corpus, so regenerate data/demo (``make demo-data``) with it.
 
 Output layout (``--out``, default ``data/demo``)::
 
@@ -28,273 +36,136 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 Segment = tuple[str, str | None]
 
-ENTITY_TYPES: tuple[str, ...] = (
-    "SYMPTOM",
-    "DRUG_EFFICACY",
-    "PERSON_GROUP",
-    "SYNDROME",
-    "DRUG_TASTE",
-    "DISEASE",
-    "DRUG_INGREDIENT",
-    "FOOD_GROUP",
-    "DISEASE_GROUP",
-    "DRUG_DOSAGE",
-    "DRUG",
-    "FOOD",
-    "DRUG_GROUP",
-)
-
 # --------------------------------------------------------------------------------------
-# Vocabulary.  Pools are ordered from most to least common; sampling is Zipf-like.
+# Data: vocabulary pools, templates and fixed texts live in demo_vocabulary/ next to this
+# script and are read at import.  Order in vocabulary.yaml matters (sampling is seeded).
 # --------------------------------------------------------------------------------------
 
-VOCAB: dict[str, tuple[str, ...]] = {
-    "SYMPTOM": (
-        "头痛", "头晕", "咳嗽", "乏力", "恶心呕吐", "腹胀", "便溏", "失眠", "心悸", "口干",
-        "咽喉肿痛", "发热", "恶寒", "鼻塞", "流涕", "腹痛", "腹泻", "便秘", "食欲不振",
-        "月经不调", "痛经", "腰膝酸软", "神疲乏力", "气短", "自汗", "盗汗", "目眩", "耳鸣",
-        "多梦", "健忘", "咽干", "咳痰", "痰多", "呕吐", "腹胀便溏", "纳差", "胃脘胀痛",
-        "嗳气", "反酸", "胸闷", "胸痛", "畏寒肢冷", "经量过多", "白带量多", "小便不利",
-        "尿频", "面色萎黄", "皮疹", "瘙痒", "口苦", "烦躁", "腰痛", "关节疼痛", "肢体麻木",
-        "水肿", "口舌生疮", "胁肋胀痛", "头晕目眩", "失眠多梦",
-    ),
-    "DRUG_EFFICACY": (
-        "清热解毒", "补气养血", "活血化瘀", "疏肝理气", "健脾和胃", "滋阴补肾", "益气健脾",
-        "养血安神", "宁心安神", "清肺止咳", "化痰止咳", "宣肺解表", "疏风解表", "消食导滞",
-        "温中散寒", "理气止痛", "祛风除湿", "通络止痛", "润肠通便", "清热利湿", "利水消肿",
-        "凉血止血", "调经止痛", "滋阴降火", "平肝潜阳", "益气养阴", "清利咽喉", "消肿止痛",
-        "舒筋活络", "和胃止呕", "生津止渴", "补中益气", "温肾助阳", "散结消肿", "疏风清热",
-        "健脾消食",
-    ),
-    "PERSON_GROUP": (
-        "孕妇", "儿童", "哺乳期妇女", "年老体弱者", "老人", "婴幼儿", "小儿", "过敏体质者",
-        "体弱者", "青春期少女", "更年期妇女", "月经期妇女", "运动员", "驾驶员", "高空作业者",
-        "妇女", "新生儿", "素体虚寒者", "老年人",
-    ),
-    "SYNDROME": (
-        "风热感冒", "气血两虚证", "肝郁气滞", "脾胃虚弱", "风寒感冒", "肝肾阴虚", "气滞血瘀",
-        "阴虚火旺", "肾阳不足", "湿热下注", "肺热咳嗽", "痰热壅肺", "心脾两虚", "中气下陷",
-        "寒凝血瘀", "肝胆湿热", "脾虚湿盛", "肝阳上亢", "胃热炽盛", "外感风热", "气阴两虚",
-        "风寒湿痹", "肾阴亏虚", "脾肾阳虚", "食积内停",
-    ),
-    "SMELL": ("气微", "气香", "气芳香", "气清香", "气微香"),
-    "TASTE": (
-        "味甘", "味苦", "味微苦", "味辛", "味酸", "味微甜", "味甜", "味淡", "味涩",
-        "味咸", "味辛凉", "味微酸", "味酸甜", "味微辛",
-    ),
-    "DISEASE": (
-        "高血压", "糖尿病", "感冒", "慢性胃炎", "慢性咽炎", "支气管炎", "冠心病", "心绞痛",
-        "失眠症", "功能性消化不良", "慢性肝炎", "痛风", "类风湿关节炎", "骨关节炎", "胃溃疡",
-        "十二指肠溃疡", "慢性结肠炎", "痔疮", "盆腔炎", "乳腺增生", "前列腺增生", "神经衰弱",
-        "扁桃体炎", "口腔溃疡", "荨麻疹", "湿疹", "贫血", "高脂血症", "颈椎病", "肩周炎",
-        "腰肌劳损", "上呼吸道感染", "流行性感冒", "急性胃肠炎",
-    ),
-    "DRUG_INGREDIENT": (
-        "当归", "黄芪", "甘草", "川芎", "白芍", "茯苓", "党参", "白术", "熟地黄", "陈皮",
-        "柴胡", "半夏", "薄荷", "金银花", "连翘", "板蓝根", "黄芩", "黄连", "丹参", "红花",
-        "桃仁", "枸杞子", "山药", "山茱萸", "牡丹皮", "泽泻", "菊花", "桔梗", "苦杏仁",
-        "麦冬", "五味子", "酸枣仁", "远志", "木香", "砂仁", "香附", "益母草", "延胡索",
-        "大黄", "枳壳", "厚朴", "大枣",
-    ),
-    "TASTE2": ("微苦", "微辛", "微酸", "微甜", "微涩"),
-    "EXCIPIENT": ("蔗糖", "糊精", "淀粉"),
-    "CHRONIC": ("高血压", "糖尿病", "冠心病", "高脂血症", "慢性肝炎", "慢性胃炎"),
-    "ORGAN_DG": ("心脏病", "肝病", "肾病", "血液病", "心血管疾病", "呼吸系统疾病"),
-    "FOOD_GROUP": (
-        "辛辣", "生冷", "油腻食物", "辛辣食物", "油腻", "生冷食物", "辛辣刺激性食物", "海鲜",
-        "腥膻食物", "发物", "刺激性食物", "甜食", "酒类", "鱼虾", "不易消化食物", "寒凉食物",
-        "肥甘厚味",
-    ),
-    "DISEASE_GROUP": (
-        "心脏病", "肝病", "肾病", "慢性病", "严重慢性病", "心血管疾病", "出血性疾病", "血液病",
-        "精神疾病", "呼吸系统疾病", "皮肤病", "传染病", "妇科疾病", "胃肠道疾病",
-        "过敏性疾病", "慢性疾病", "消化道疾病", "肝肾功能不全",
-    ),
-    "FOOD": (
-        "萝卜", "浓茶", "咖啡", "绿豆", "白酒", "螃蟹", "羊肉", "辣椒", "大蒜", "生葱",
-        "西瓜", "柿子", "牛奶", "蜂蜜", "黄酒", "茶叶", "狗肉", "鸡蛋",
-    ),
-    "DRUG_GROUP": (
-        "感冒类药", "滋补性中药", "温补性中药", "抗生素类药", "降糖药", "降压药", "抗凝血药",
-        "泻下药", "寒凉性药物", "镇静安眠药", "解热镇痛药", "西药",
-    ),
-}
+VOCAB_DIR = Path(__file__).resolve().parent / "demo_vocabulary"
+VOCABULARY_FILE = VOCAB_DIR / "vocabulary.yaml"
+LEXICON_FILE = VOCAB_DIR / "lexicon.tsv"
+USER_DICT_FILE = VOCAB_DIR / "jieba_user_dict.txt"
+README_TEMPLATE = VOCAB_DIR / "readme_template.md"
 
-# Pools whose entity type differs from their name.
-POOL_TYPE: dict[str, str] = {
-    "SMELL": "DRUG_TASTE",
-    "TASTE": "DRUG_TASTE",
-    "TASTE2": "DRUG_TASTE",
-    "CHRONIC": "DISEASE",
-    "ORGAN_DG": "DISEASE_GROUP",
-    "EXCIPIENT": "DRUG_INGREDIENT",
-    "DOSAGE": "DRUG_DOSAGE",
-    "DOSAGE2": "DRUG_DOSAGE",
-}
-
-# (name, pinyin, form)
-DRUGS: tuple[tuple[str, str, str], ...] = (
-    ("六味地黄丸", "Liuwei Dihuang Wan", "pill"),
-    ("板蓝根颗粒", "Banlangen Keli", "granule"),
-    ("逍遥丸", "Xiaoyao Wan", "pill"),
-    ("感冒清热颗粒", "Ganmao Qingre Keli", "granule"),
-    ("小柴胡颗粒", "Xiaochaihu Keli", "granule"),
-    ("复方丹参片", "Fufang Danshen Pian", "tablet"),
-    ("藿香正气水", "Huoxiang Zhengqi Shui", "liquid"),
-    ("乌鸡白凤丸", "Wuji Baifeng Wan", "pill"),
-    ("补中益气丸", "Buzhong Yiqi Wan", "pill"),
-    ("银翘解毒片", "Yinqiao Jiedu Pian", "tablet"),
-    ("益母草颗粒", "Yimucao Keli", "granule"),
-    ("归脾丸", "Guipi Wan", "pill"),
-    ("八珍颗粒", "Bazhen Keli", "granule"),
-    ("香砂养胃丸", "Xiangsha Yangwei Wan", "pill"),
-    ("保和丸", "Baohe Wan", "pill"),
-    ("牛黄解毒片", "Niuhuang Jiedu Pian", "tablet"),
-    ("双黄连口服液", "Shuanghuanglian Koufuye", "liquid"),
-    ("川贝枇杷糖浆", "Chuanbei Pipa Tangjiang", "liquid"),
-    ("杞菊地黄丸", "Qiju Dihuang Wan", "pill"),
-    ("知柏地黄丸", "Zhibai Dihuang Wan", "pill"),
-    ("桂枝茯苓胶囊", "Guizhi Fuling Jiaonang", "capsule"),
-    ("养血安神片", "Yangxue Anshen Pian", "tablet"),
-    ("清开灵颗粒", "Qingkailing Keli", "granule"),
-    ("连花清瘟胶囊", "Lianhua Qingwen Jiaonang", "capsule"),
-    ("安神补脑液", "Anshen Bunao Ye", "liquid"),
-    ("通宣理肺丸", "Tongxuan Lifei Wan", "pill"),
-    ("妇科千金片", "Fuke Qianjin Pian", "tablet"),
-    ("复方鲜竹沥液", "Fufang Xianzhuli Ye", "liquid"),
-    ("脑心通胶囊", "Naoxintong Jiaonang", "capsule"),
-    ("舒肝和胃丸", "Shugan Hewei Wan", "pill"),
-)
-
-DOSAGE_BY_FORM: dict[str, tuple[str, ...]] = {
-    "granule": ("颗粒", "颗粒剂"),
-    "pill": ("水蜜丸", "大蜜丸", "浓缩丸", "小蜜丸", "水丸", "丸剂"),
-    "tablet": ("薄膜衣片", "糖衣片", "片剂", "浸膏片"),
-    "capsule": ("胶囊", "硬胶囊", "胶囊剂", "软胶囊"),
-    "liquid": ("口服液", "合剂", "糖浆"),
-}
-FORMS: tuple[str, ...] = ("granule", "pill", "tablet", "capsule", "liquid")
-
-COLORS: tuple[str, ...] = (
-    "棕褐色", "黄棕色", "棕黄色", "浅黄色", "黑褐色", "棕红色", "红棕色", "黄褐色", "浅棕色",
-    "棕黑色", "深棕色", "灰褐色",
-)
-CITIES: tuple[str, ...] = (
-    "北京", "天津", "吉林", "广州", "成都", "杭州", "哈尔滨", "石家庄", "太原", "昆明",
-    "贵阳", "兰州", "南昌", "济南", "西安", "长沙", "武汉", "重庆",
-)
-FIRM_WORDS: tuple[str, ...] = (
-    "康源", "恒德", "瑞丰", "万寿", "华康", "泰丰", "九和", "汇春", "天佑", "宏济", "德济",
-    "春和", "永安", "济民", "益康", "同善",
-)
-FIRM_KINDS: tuple[str, ...] = ("制药有限公司", "药业有限公司", "药业股份有限公司", "制药厂")
-ROADS: tuple[str, ...] = ("建设", "人民", "解放", "工业", "长江", "科技", "新华", "和平")
-PHARM_NOTES: tuple[str, ...] = (
-    "本品可抑制大鼠角叉菜胶所致足跖肿胀。",
-    "本品能提高小鼠热板法痛阈值，减少醋酸所致扭体反应次数。",
-    "体外试验表明，本品对金黄色葡萄球菌、乙型溶血性链球菌有一定抑制作用。",
-    "本品可降低大鼠全血黏度，改善微循环。",
-    "本品能增强小鼠腹腔巨噬细胞吞噬功能。",
-    "本品能延长小鼠引咳潜伏期，增加气管酚红排泌量。",
-    "本品可促进小鼠小肠推进运动。",
-    "本品能降低高脂饲料喂养大鼠血清总胆固醇和甘油三酯水平。",
-    "本品可缩短小鼠断尾后的凝血时间。",
-    "本品能延长小鼠常压耐缺氧存活时间。",
-    "本品可减少大鼠醋酸型胃黏膜损伤面积。",
-)
-
+# ``{POOL}`` draws an entity from a pool, ``{POOL=surface}`` inserts a fixed one.
 PLACEHOLDER = re.compile(r"\{([A-Z_0-9]+)(?:=([^}]+))?\}")
 FULLWIDTH_OFFSET = 0xFEE0
-NUMBER_MARKS: tuple[str, ...] = ("{n}．", "{n}.", "{n}、", "（{n}）")
+# Pools filled per document (from dosage_by_form and drugs) rather than read from ``pools``.
+RUNTIME_POOLS: frozenset[str] = frozenset({"DOSAGE", "DRUG"})
 
-# --------------------------------------------------------------------------------------
-# Templates.  ``{POOL}`` draws an entity from a pool, ``{POOL=surface}`` inserts a fixed one.
-# Plain template text must never contain a vocabulary surface.
-# --------------------------------------------------------------------------------------
 
-INDICATION_TEMPLATES: tuple[str, ...] = (
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}。用于{SYNDROME}所致的{SYMPTOM}、{SYMPTOM}、{SYMPTOM}；"
-    "{DISEASE}见上述证候者。",
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}。用于{SYNDROME}，症见{SYMPTOM}、{SYMPTOM}、{SYMPTOM}、"
-    "{SYMPTOM}；{DISEASE}见上述证候者。",
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}。用于{DISEASE}、{DISEASE}属{SYNDROME}者，症见{SYMPTOM}、"
-    "{SYMPTOM}。",
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}，{DRUG_EFFICACY}。用于{SYNDROME}，{SYMPTOM}，{SYMPTOM}，"
-    "{SYMPTOM}。",
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}，{DRUG_EFFICACY}。主治{SYNDROME}，{SYMPTOM}、{SYMPTOM}，"
-    "{SYMPTOM}等。",
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}。用于{SYNDROME}引起的{SYMPTOM}、{SYMPTOM}、{SYMPTOM}、"
-    "{SYMPTOM}。",
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}。用于{SYNDROME}，{SYMPTOM}，{SYMPTOM}，{SYMPTOM}；{DISEASE}、"
-    "{DISEASE}见上述证候者。",
-    "{DRUG_EFFICACY}，{DRUG_EFFICACY}，{DRUG_EFFICACY}。用于{SYNDROME}所致的{SYMPTOM}、{SYMPTOM}。",
-)
-INDICATION_EXTRAS: tuple[str, ...] = (
-    "亦可用于{DISEASE}、{DISEASE}的辅助治疗。",
-    "兼能{DRUG_EFFICACY}，{DRUG_EFFICACY}。",
-    "伴有{SYMPTOM}、{SYMPTOM}者尤宜。",
-    "对{SYNDROME}所致{SYMPTOM}亦有一定疗效。",
-)
-ADVERSE_TEMPLATES: tuple[str, ...] = (
-    "尚不明确。",
-    "偶见{SYMPTOM}、{SYMPTOM}等，停药后可自行缓解。",
-    "个别患者服药后出现{SYMPTOM}、{SYMPTOM}、{SYMPTOM}，一般不影响继续用药。",
-    "偶见{SYMPTOM}，{SYMPTOM}。",
-    "尚不明确。",
-)
-CONTRA_TEMPLATES: tuple[str, ...] = (
-    "{PERSON_GROUP}禁用。",
-    "{PERSON_GROUP}、{PERSON_GROUP}禁用。",
-    "{PERSON_GROUP}禁用；对本品过敏者禁用。",
-    "尚不明确。",
-    "{PERSON_GROUP}忌服；{DISEASE_GROUP}者禁用。",
-    "{SYNDROME}者禁用。",
-    "{SYNDROME}、{SYNDROME}者忌用。",
-)
-NOTE_TEMPLATES: tuple[tuple[str, float], ...] = (
-    ("忌烟、酒及{FOOD_GROUP}、{FOOD_GROUP}、{FOOD_GROUP}。", 2.8),
-    ("忌食{FOOD_GROUP}、{FOOD_GROUP}。", 1.2),
-    ("{CHRONIC}、{ORGAN_DG}、{ORGAN_DG}、{CHRONIC}、{ORGAN_DG}等"
-     "{DISEASE_GROUP=慢性病}严重者应在医师指导下服用。", 2.3),
-    ("{PERSON_GROUP}、{PERSON_GROUP}应在医师指导下服用。", 2.4),
-    ("{PERSON_GROUP=儿童}必须在成人监护下使用。", 1.6),
-    ("请将本品放在{PERSON_GROUP=儿童}不能接触的地方。", 1.6),
-    ("服药3天症状无缓解，应去医院就诊。", 2.0),
-    ("服药期间出现{SYMPTOM}、{SYMPTOM}、{SYMPTOM}等症状时，应去医院就诊。", 1.4),
-    ("{SYNDROME}者不适用，其表现为{SYMPTOM}、{SYMPTOM}、{SYMPTOM}。", 1.8),
-    ("对本品过敏者禁用，{PERSON_GROUP}慎用。", 1.5),
-    ("本品性状发生改变时禁止使用。", 2.0),
-    ("如正在使用其他药品，使用本品前请咨询医师或药师。", 2.0),
-    ("严格按用法用量服用，本品不宜长期服用。", 1.2),
-    ("不宜在服药期间同时服用{DRUG_GROUP}。", 0.9),
-    ("服用{DRUG_GROUP}的患者，应在医师指导下服用本品。", 0.4),
-    ("服药期间不宜同时食用{FOOD}、{FOOD}。", 0.9),
-    ("服药期间不宜喝{FOOD}。", 0.7),
-    ("本品不宜与{DRUG}同时服用。", 0.35),
-    ("{DISEASE}患者应在医师指导下服用。", 1.6),
-    ("{SYMPTOM}较重者应及时去医院就诊。", 1.0),
-    ("{SYNDROME}所致{SYMPTOM}者不宜使用。", 1.2),
-    ("本品含{DRUG_INGREDIENT}，{PERSON_GROUP}慎用。", 0.6),
-    ("宜饭前服用。", 0.8),
-    ("{PERSON_GROUP}应在医师指导下服用，{PERSON_GROUP}禁用。", 1.2),
-    ("本品{DRUG_EFFICACY}，{SYNDROME}者慎用。", 1.2),
-    ("服药期间要保持情绪乐观，切忌生气恼怒。", 0.6),
-    ("{DISEASE_GROUP}患者慎用。", 0.5),
-)
-STORAGE: tuple[str, ...] = ("密封。", "密封，置阴凉干燥处。", "密闭，防潮。", "遮光，密封。",
-                            "密封，置阴凉处（不超过20℃）。")
-EXPIRY: tuple[str, ...] = ("24个月", "36个月", "18个月", "暂定24个月", "3年", "2年")
-STANDARDS: tuple[str, ...] = (
-    "《中华人民共和国药典》{y}年版一部",
-    "国家药品监督管理局标准WS3-{a}(Z-{b})-{y}Z",
-    "部颁标准中药成方制剂第{c}册",
-)
+def read_text(path: Path) -> str:
+    """Read UTF-8 text with universal newlines (so outputs are ``\\n`` on every OS)."""
+    return path.read_text(encoding="utf-8")
+
+
+def invalid(where: str, expected: str) -> ValueError:
+    """The error for a malformed entry of vocabulary.yaml."""
+    return ValueError(f"{VOCABULARY_FILE}: {where} must be {expected}")
+
+
+def strings(value: object, where: str) -> tuple[str, ...]:
+    """``value`` as a tuple of strings in file order; ValueError unless a non-empty list of
+    strings (an unquoted YAML number, boolean or null fails here instead of being mangled)."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise invalid(where, "a non-empty list of quoted strings")
+    return tuple(value)
+
+
+def weighted(value: object, where: str) -> tuple[tuple[str, float], ...]:
+    """``value`` as ``(string, weight)`` pairs in file order; ValueError unless a non-empty
+    list of ``[string, positive number]``."""
+    if not isinstance(value, list) or not value or not all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+        and isinstance(p[1], int | float) and not isinstance(p[1], bool) and p[1] > 0
+        for p in value
+    ):
+        raise invalid(where, "a non-empty list of [string, weight > 0]")
+    return tuple((text, float(weight)) for text, weight in value)
+
+
+def table(value: object, where: str) -> dict[str, tuple[str, ...]]:
+    """``value`` as an ordered mapping name -> tuple of strings; ValueError otherwise."""
+    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
+        raise invalid(where, "a non-empty mapping with string keys")
+    return {key: strings(items, f"{where}.{key}") for key, items in value.items()}
+
+
+def labels(value: object, where: str) -> dict[str, str]:
+    """``value`` as an ordered mapping of strings to strings; ValueError otherwise."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise invalid(where, "a mapping of strings to quoted strings")
+    return dict(value)
+
+
+def drug_entries(value: object, forms: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
+    """``drugs`` as ``(name, pinyin, form)`` triples; ValueError on another shape or form."""
+    if not isinstance(value, list) or not value:
+        raise invalid("drugs", "a non-empty list of [name, pinyin, form]")
+    entries = [strings(item, "drugs[]") for item in value]
+    if not all(len(e) == 3 and e[2] in forms for e in entries):
+        raise invalid("drugs", f"a list of [name, pinyin, form] with form in {list(forms)}")
+    return tuple((name, pinyin, form) for name, pinyin, form in entries)
+
+
+_DATA = yaml.safe_load(read_text(VOCABULARY_FILE))
+
+ENTITY_TYPES: tuple[str, ...] = strings(_DATA["entity_types"], "entity_types")
+# Entity pools, ordered from most to least common; sampling is Zipf-like.
+VOCAB: dict[str, tuple[str, ...]] = table(_DATA["pools"], "pools")
+# Pools whose entity type differs from their name.
+POOL_TYPE: dict[str, str] = labels(_DATA["pool_types"], "pool_types")
+DOSAGE_BY_FORM: dict[str, tuple[str, ...]] = table(_DATA["dosage_by_form"], "dosage_by_form")
+FORMS: tuple[str, ...] = tuple(DOSAGE_BY_FORM)
+DRUGS: tuple[tuple[str, str, str], ...] = drug_entries(_DATA["drugs"], FORMS)
+COLORS: tuple[str, ...] = strings(_DATA["colors"], "colors")
+CITIES: tuple[str, ...] = strings(_DATA["cities"], "cities")
+FIRM_WORDS: tuple[str, ...] = strings(_DATA["firm_words"], "firm_words")
+FIRM_KINDS: tuple[str, ...] = strings(_DATA["firm_kinds"], "firm_kinds")
+ROADS: tuple[str, ...] = strings(_DATA["roads"], "roads")
+PHARM_NOTES: tuple[str, ...] = strings(_DATA["pharm_notes"], "pharm_notes")
+HEADER_VARIANTS: dict[str, tuple[str, ...]] = table(_DATA["header_variants"], "header_variants")
+NUMBER_MARKS: tuple[tuple[str, float], ...] = weighted(_DATA["number_marks"], "number_marks")
+# Templates: plain template text must never contain a vocabulary surface.
+INDICATION_TEMPLATES: tuple[str, ...] = strings(_DATA["indication_templates"],
+                                                "indication_templates")
+INDICATION_EXTRAS: tuple[str, ...] = strings(_DATA["indication_extras"], "indication_extras")
+ADVERSE_TEMPLATES: tuple[str, ...] = strings(_DATA["adverse_templates"], "adverse_templates")
+CONTRA_TEMPLATES: tuple[str, ...] = strings(_DATA["contra_templates"], "contra_templates")
+NOTE_TEMPLATES: tuple[tuple[str, float], ...] = weighted(_DATA["note_templates"],
+                                                         "note_templates")
+STORAGE: tuple[str, ...] = strings(_DATA["storage"], "storage")
+EXPIRY: tuple[str, ...] = strings(_DATA["expiry"], "expiry")
+STANDARDS: tuple[str, ...] = strings(_DATA["standards"], "standards")
+
+
+def check_vocabulary() -> None:
+    """ValueError unless every pool yields one of ENTITY_TYPES and every template draws
+    only from known pools."""
+    known = set(VOCAB) | RUNTIME_POOLS
+    unknown_types = {POOL_TYPE.get(pool, pool) for pool in known} - set(ENTITY_TYPES)
+    if unknown_types:
+        raise invalid("pools and pool_types", f"mapped to entity_types, not {unknown_types}")
+    templates = [*INDICATION_TEMPLATES, *INDICATION_EXTRAS, *ADVERSE_TEMPLATES,
+                 *CONTRA_TEMPLATES, *(t for t, _ in NOTE_TEMPLATES)]
+    for template in templates:
+        for match in PLACEHOLDER.finditer(template):
+            if match.group(1) not in known:
+                raise invalid("templates", f"drawn from known pools: {template!r}")
+
+
+check_vocabulary()
 
 
 @dataclass(frozen=True)
@@ -395,12 +266,7 @@ def digits(rng: random.Random, count: int) -> str:
 
 def section_name(rng: random.Random, header: str) -> str:
     """Occasional wording variants of a section header."""
-    variants = {
-        "成份": ("成份", "成份", "成份", "主要成份"),
-        "用法用量": ("用法用量", "用法用量", "用法与用量"),
-        "功能主治": ("功能主治", "功能主治", "功能主治", "功能与主治"),
-    }
-    return rng.choice(variants.get(header, (header,)))
+    return rng.choice(HEADER_VARIANTS.get(header, (header,)))
 
 
 def render_header(rng: random.Random, header: str, style: str) -> str:
@@ -682,7 +548,8 @@ def make_profile(rng: random.Random) -> Profile:
         long=long,
         very_long=long and rng.random() < 0.3,
         bracket_style=style,
-        number_mark=rng.choices(NUMBER_MARKS, weights=(0.6, 0.15, 0.15, 0.1), k=1)[0],
+        number_mark=rng.choices([m for m, _ in NUMBER_MARKS],
+                                weights=[w for _, w in NUMBER_MARKS], k=1)[0],
     )
 
 
@@ -792,76 +659,6 @@ def to_ann(doc: Document) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Example external resources (hand-written): surfaces of the vocabulary above and a few
-# terms the generator never writes.
-# --------------------------------------------------------------------------------------
-
-EXAMPLE_LEXICON = """\
-# Example external entity lexicon (params.yaml: data.lexicon_file): one surface<TAB>TYPE a
-# line, merged with the lexicon of the train entities; blank and # lines are ignored.
-感冒类药\tDRUG_GROUP
-滋补性中药\tDRUG_GROUP
-温补性中药\tDRUG_GROUP
-抗生素类药\tDRUG_GROUP
-降糖药\tDRUG_GROUP
-降压药\tDRUG_GROUP
-抗凝血药\tDRUG_GROUP
-镇静安眠药\tDRUG_GROUP
-解热镇痛药\tDRUG_GROUP
-单胺氧化酶抑制剂\tDRUG_GROUP
-阿司匹林\tDRUG
-布洛芬\tDRUG
-萝卜\tFOOD
-浓茶\tFOOD
-螃蟹\tFOOD
-海鲜\tFOOD_GROUP
-腥膻食物\tFOOD_GROUP
-肝肾功能不全\tDISEASE_GROUP
-出血性疾病\tDISEASE_GROUP
-哮喘\tDISEASE
-肺炎\tDISEASE
-风寒束表\tSYNDROME
-肝火上炎\tSYNDROME
-止咳平喘\tDRUG_EFFICACY
-清热泻火\tDRUG_EFFICACY
-咽痛\tSYMPTOM
-眩晕\tSYMPTOM
-桑叶\tDRUG_INGREDIENT
-葛根\tDRUG_INGREDIENT
-"""
-
-EXAMPLE_USER_DICT = """\
-哺乳期妇女 20 n
-年老体弱者 10 n
-过敏体质者 10 n
-青春期少女
-更年期妇女
-月经期妇女
-高空作业者
-素体虚寒者
-气血两虚证 10 n
-肝郁气滞 10 n
-脾胃虚弱
-风热感冒 20 n
-风寒感冒 20 n
-腰膝酸软 10 a
-神疲乏力
-食欲不振 10 n
-胃脘胀痛
-畏寒肢冷
-头晕目眩
-清热解毒 20 v
-活血化瘀 20 v
-疏肝理气
-健脾和胃
-辛辣刺激性食物
-不易消化食物
-滋补性中药
-抗生素类药
-"""
-
-
-# --------------------------------------------------------------------------------------
 # I/O
 # --------------------------------------------------------------------------------------
 
@@ -889,28 +686,10 @@ def pick_ids(seed: int, n_labeled: int, n_unlabeled: int) -> tuple[list[int], li
 
 
 def readme(args: argparse.Namespace) -> str:
-    """Provenance note written next to the generated data."""
-    return (
-        "# Synthetic demo data\n"
-        "\n"
-        "Everything in this folder is **synthetic**: Chinese TCM drug-leaflet (中药说明书)\n"
-        "texts assembled from hand-written templates and vocabulary; no real leaflet text.\n"
-        "\n"
-        "- `labeled/<id>.txt` + `labeled/<id>.ann`: brat standoff annotations\n"
-        "  (`T<k>\\t<TYPE> <start> <end>\\t<surface>`, Python character offsets, end exclusive)\n"
-        "  over 13 entity types.\n"
-        "- `unlabeled/<id>.txt`: texts from the same generator without annotations.\n"
-        "- `lexicon.tsv`: an example external entity lexicon (`surface<TAB>TYPE` a line;\n"
-        "  `-S data.lexicon_file=data/demo/lexicon.tsv`), hand-written.\n"
-        "- `jieba_user_dict.txt`: an example jieba user dictionary for `wwm` word units\n"
-        "  (`-S mask.jieba_user_dict=data/demo/jieba_user_dict.txt`), hand-written.\n"
-        "\n"
-        "Generated by `python scripts/make_demo_data.py`; regenerate (byte-identical) with:\n"
-        "\n"
-        "```\n"
-        f"python scripts/make_demo_data.py --out {args.out} --seed {args.seed} "
-        f"--labeled {args.labeled} --unlabeled {args.unlabeled}\n"
-        "```\n"
+    """Provenance note written next to the generated data: README_TEMPLATE with ``${out}``,
+    ``${seed}``, ``${labeled}`` and ``${unlabeled}`` filled from ``args``."""
+    return string.Template(read_text(README_TEMPLATE)).substitute(
+        out=args.out, seed=args.seed, labeled=args.labeled, unlabeled=args.unlabeled,
     )
 
 
@@ -945,8 +724,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_text(labeled_dir / f"{doc_id}.ann", to_ann(doc))
     for doc_id in unlabeled_ids:
         write_text(unlabeled_dir / f"{doc_id}.txt", make_document(args.seed, doc_id).text)
-    write_text(out / "lexicon.tsv", EXAMPLE_LEXICON)
-    write_text(out / "jieba_user_dict.txt", EXAMPLE_USER_DICT)
+    write_text(out / "lexicon.tsv", read_text(LEXICON_FILE))
+    write_text(out / "jieba_user_dict.txt", read_text(USER_DICT_FILE))
     write_text(out / "README.md", readme(args))
     print(f"wrote {len(labeled_ids)} labeled and {len(unlabeled_ids)} unlabeled docs to {out}")
 
