@@ -30,7 +30,7 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]  # dapt.training.arguments
 Init = Literal["pretrained", "base"]
 Head = Literal["softmax", "crf", "bilstm_crf"]  # dapt.ner.heads
 CorpusSource = Literal["people_daily", "reviews_pos", "reviews_neg"]  # general_corpus.SOURCES
-UnitSource = Literal["lexicon", "tagger", "none"]  # stages.mask_annotate.UNIT_SOURCES
+UnitSource = Literal["lexicon", "tagger", "none"]  # the one list (dapt.masking.annotate)
 
 PosInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]

@@ -1,1 +1,1 @@
-"""Pipeline stages (one module per DVC stage) and the small library they share."""
+"""The DVC stage scripts, one module per stage of dvc.yaml; their logic lives in ``dapt``."""

@@ -27,7 +27,7 @@ from dapt.data.contracts import write_json
 from dapt.data.documents import Document, read_jsonl
 from dapt.ner.inference import NerPredictor
 from dapt.ner.scoring import doc_spans, score_spans, type_confusion
-from dapt.params import Params
+from dapt.params import Params, as_params
 from dapt.training.devices import claim_gpu
 
 log = logging.getLogger("evaluate")
@@ -55,6 +55,7 @@ def evaluate(gold_docs: list[Document], pred_docs: list[Document]) -> tuple[dict
 
 def run(params: Params, paths: Paths) -> dict:
     """Predict and score the test documents; returns the metrics."""
+    params = as_params(params)
     gold_docs = read_jsonl(paths.test)
     predictor = NerPredictor.from_pretrained(paths.model, params["tokenize"]["max_len"],
                                              params["evaluate"]["batch_size"])

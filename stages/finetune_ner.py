@@ -17,7 +17,7 @@ Outputs
 
 Labels are ``O`` plus ``B-``/``I-`` of every entity type seen in the train windows. After
 each epoch the model tags the whole dev documents and is scored with strict span F1; the
-weights of the best epoch (earliest on ties) are saved (``dapt.training.ner``).
+weights of the best epoch (earliest on ties) are saved (``dapt.training.ner_trainer``).
 
 Resume
   A checkpoint is written after each epoch to
@@ -36,28 +36,24 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from transformers import DataCollatorForTokenClassification
-
 from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import TRAIN, read_ner_windows, write_json
 from dapt.data.documents import read_jsonl
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.ner.bio import label_list, tag_types
-from dapt.params import Params
-from dapt.training.arguments import (
-    pad_multiple,
-    report_speed,
-    run_precision,
-    speed_start,
-    token_loss,
-    training_arguments,
-)
+from dapt.params import Params, as_params
+from dapt.training.arguments import report_speed, run_precision, speed_start
 from dapt.training.checkpoints import ResumableRun
 from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
 from dapt.training.model_card import digest, ner_card, read_card_meta, write_card
 from dapt.training.models import save_model, seed_for_init
-from dapt.training.ner import KeepBest, NerTrainer, build_token_classifier, encode_windows
+from dapt.training.ner_trainer import (
+    KeepBest,
+    build_ner_trainer,
+    build_token_classifier,
+    encode_windows,
+)
 
 log = logging.getLogger("finetune-ner")
 
@@ -85,11 +81,13 @@ def model_source(params: Params, pretrained: str) -> str:
 
 def run(params: Params, paths: Paths) -> dict | None:
     """Fine-tune, keep the best dev epoch; returns the metrics (None on non-main processes)."""
+    params = as_params(params)
     cfg = params["finetune"]
     precision = run_precision(params["precision"])  # fails before any work if impossible
-    max_len = params["tokenize"]["max_len"]
-    own = {"seed": params["seed"], "base_model": params["base_model"], "precision": precision,
-           "scratch": params["scratch"].to_dict(), "max_len": max_len, "finetune": cfg.to_dict()}
+    # The params this stage reads: they fingerprint its resume state and label its curves.
+    stage_params = {"seed": params["seed"], "base_model": params["base_model"],
+                    "precision": precision, "scratch": params["scratch"].to_dict(),
+                    "max_len": params["tokenize"]["max_len"], "finetune": cfg.to_dict()}
 
     windows = read_ner_windows(paths.ner, TRAIN)
     labels = label_list(tag_types([w["tags"] for w in windows]))
@@ -101,22 +99,12 @@ def run(params: Params, paths: Paths) -> dict | None:
              len(train_rows), len(labels), len(dev_docs), cfg["init"], source)
 
     seed_for_init(params["seed"])
-    head = cfg["head"]
-    model = build_token_classifier(source, labels, params["scratch"], tokenizer, head,
+    model = build_token_classifier(source, labels, params["scratch"], tokenizer, cfg["head"],
                                    cfg["lstm_hidden_size"], cfg["dropout"])
     best = KeepBest(cfg["patience"])
-    targs = training_arguments(paths.out, cfg, params["seed"], precision,
-                               eval_strategy="epoch", save_strategy="epoch",
-                               per_device_eval_batch_size=2 * cfg["batch_size"])
-    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
-    trainer = NerTrainer(model=model, args=targs, data_collator=collator,
-                         train_dataset=train_rows, eval_dataset=dev_docs,
-                         processing_class=tokenizer, max_len=max_len,
-                         head_learning_rate=cfg["head_learning_rate"],
-                         # CRF heads compute their own loss (sequence log-likelihood).
-                         compute_loss_func=token_loss if head == "softmax" else None,
-                         callbacks=[best, LiveCallback(paths.live_dir, own)])
-    run_state = ResumableRun(trainer, "finetune-ner", own,
+    trainer = build_ner_trainer(params, model, tokenizer, train_rows, dev_docs, paths.out,
+                                callbacks=[best, LiveCallback(paths.live_dir, stage_params)])
+    run_state = ResumableRun(trainer, "finetune-ner", stage_params,
                              [Path(paths.ner), Path(paths.dev), Path(paths.tokenizer),
                               Path(source)], paths.checkpoints, required=(KeepBest.FILE,))
     start = speed_start()

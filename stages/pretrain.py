@@ -39,7 +39,7 @@ from pathlib import Path
 from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import MASKING_RECORD, read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
-from dapt.params import Params
+from dapt.params import Params, as_params
 from dapt.training.arguments import report_speed, run_precision, speed_start
 from dapt.training.checkpoints import ResumableRun
 from dapt.training.devices import claim_gpu
@@ -66,9 +66,13 @@ class Paths:
 
 def run(params: Params, paths: Paths) -> dict | None:
     """Pretrain (resuming when possible); returns the metrics (None on non-main processes)."""
+    params = as_params(params)
     run_precision(params["precision"])  # an impossible precision fails before any work
-    own = {k: params[k] for k in ("seed", "base_model", "precision", "scratch", "pretrain")}
-    own = {k: v.to_dict() if isinstance(v, Params) else v for k, v in own.items()}
+    # The params this stage reads: they fingerprint its resume state and label its curves.
+    stage_params = {k: params[k] for k in ("seed", "base_model", "precision", "scratch",
+                                           "pretrain")}
+    stage_params = {k: v.to_dict() if isinstance(v, Params) else v
+                    for k, v in stage_params.items()}
     masked = Path(paths.masked_dir)
     train_rows, skipped = training_rows(masked / "train.parquet")
     eval_rows = read_masked(masked / "eval.parquet", with_entity=True)
@@ -80,9 +84,9 @@ def run(params: Params, paths: Paths) -> dict | None:
     model = build_mlm_model(params["base_model"], params["scratch"], tokenizer)
     check_lengths(train_rows + eval_rows, model)
     trainer = build_mlm_trainer(params, model, tokenizer, train_rows, eval_rows, paths.out,
-                                callbacks=[LiveCallback(paths.live_dir, own)])
+                                callbacks=[LiveCallback(paths.live_dir, stage_params)])
     targs = trainer.args
-    run_state = ResumableRun(trainer, "pretrain", own,
+    run_state = ResumableRun(trainer, "pretrain", stage_params,
                              [masked / "train.parquet", masked / "eval.parquet",
                               Path(paths.tokenizer), Path(params["base_model"])],
                              paths.checkpoints)

@@ -3,7 +3,7 @@ document; its spans are the entity units of ``mask.unlabeled_units: tagger``.
 
 Reads ``data/split``; writes
 
-  models/unit_tagger/crf.crfsuite   the CRF (``dapt.baselines.char_crf``, python-crfsuite)
+  models/unit_tagger/crf.crfsuite   the CRF (``dapt.char_taggers.feature_crf``, python-crfsuite)
   data/units/{dev,test,unlabeled}.jsonl
                                     those documents with the predicted entities instead of
                                     gold (document offsets; dev: for mask-annotate's unit
@@ -21,12 +21,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from dapt.baselines import char_crf
+from dapt.char_taggers import feature_crf
 from dapt.cli import path_flag, stage_main
 from dapt.data.atomic import atomic_dir
 from dapt.data.contracts import DEV, TEST, TRAIN, UNLABELED, split_file, write_json
 from dapt.data.documents import entity_counts, read_jsonl, write_jsonl
-from dapt.params import Params
+from dapt.params import Params, as_params
 
 log = logging.getLogger("unit-tagger")
 
@@ -42,16 +42,17 @@ class Paths:
 
 def run(params: Params, paths: Paths) -> dict:
     """Train on the train split, tag dev, test and unlabeled; returns the metrics."""
+    params = as_params(params)
     cfg = params["unit_tagger"]
     train = read_jsonl(split_file(paths.split_dir, TRAIN))
     log.info("training a char CRF on %d train documents (c1 %s, c2 %s, %s iterations)",
              len(train), cfg["c1"], cfg["c2"], cfg["max_iterations"])
-    model = char_crf.train(train, float(cfg["c1"]), float(cfg["c2"]),
+    model = feature_crf.train(train, float(cfg["c1"]), float(cfg["c2"]),
                            int(cfg["max_iterations"]), Path(paths.model) / "crf.crfsuite")
     metrics = {"train": {"documents": len(train), "entities": entity_counts(train)}}
     with atomic_dir(paths.out) as out:
         for split in (DEV, TEST, UNLABELED):
-            tagged = char_crf.predict(model, read_jsonl(split_file(paths.split_dir, split)))
+            tagged = feature_crf.predict(model, read_jsonl(split_file(paths.split_dir, split)))
             write_jsonl(split_file(out, split), tagged)
             metrics[split] = {"documents": len(tagged), "entities": entity_counts(tagged)}
             log.info("%s: %d documents, %d predicted entities", split, len(tagged),

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from dapt.baselines import bilstm_crf, char_crf
-from dapt.baselines.chars import CharSeq, label_set
+from dapt.char_taggers import bilstm_crf, feature_crf
+from dapt.char_taggers.chars import CharSeq, label_set
 from dapt.data.documents import Document, Entity
 from dapt.ner.scoring import doc_spans, score_spans
 
@@ -66,11 +66,11 @@ def strict_f1(gold: list[Document], pred: list[Document]) -> float:
 
 def test_char_crf_learns_fixed_surfaces(tmp_path):
     train, test = toy_docs(60, 0), toy_docs(20, 1)
-    model = char_crf.train(train, c1=0.05, c2=0.01, max_iterations=60,
+    model = feature_crf.train(train, c1=0.05, c2=0.01, max_iterations=60,
                            model_path=tmp_path / "m.crfsuite")
-    pred = char_crf.predict(model, test)
+    pred = feature_crf.predict(model, test)
     assert strict_f1(test, pred) == pytest.approx(1.0)
-    again = char_crf.predict(char_crf.train(train, 0.05, 0.01, 60, tmp_path / "n.crfsuite"), test)
+    again = feature_crf.predict(feature_crf.train(train, 0.05, 0.01, 60, tmp_path / "n.crfsuite"), test)
     assert [d.entities for d in again] == [d.entities for d in pred]  # deterministic
 
 

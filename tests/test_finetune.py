@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForMaskedLM,
 
 from dapt.training.checkpoints import checkpoint_step
 from dapt.training.model_card import read_card_meta
-from dapt.training.ner import KeepBest
+from dapt.training.ner_trainer import KeepBest
 from tests.helpers import (
     TINY,
     kill_at_checkpoint,

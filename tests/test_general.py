@@ -118,7 +118,7 @@ def test_general_corpus_is_deterministic(tmp_path):
 
 
 def test_tokenize_hook_selects_the_vocabulary():
-    from stages.tokenization import build_tokenizer
+    from dapt.data.document_tokenizer import build_tokenizer
 
     docs = {"train": [], "unlabeled": []}
     params = {"base_model": "scratch", "tokenize": {"scratch_vocab": "chinese"}}

@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO, TINY, demo_subset
 
 
+@pytest.mark.slow
 def test_gpu_smoke_prints_speed_and_memory_on_cpu(tmp_path):
     data = demo_subset(tmp_path / "data")
     out = tmp_path / "smoke.json"

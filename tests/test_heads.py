@@ -13,7 +13,7 @@ from dapt.ner.heads import BertCrfForTokenClassification, load_token_classifier
 from dapt.ner.inference import NerPredictor
 from dapt.training.arguments import token_loss
 from dapt.training.models import BertForMaskedLMAtPositions
-from dapt.training.ner import build_token_classifier
+from dapt.training.ner_trainer import build_token_classifier
 
 LABELS = ["O", "B-DRUG", "I-DRUG", "B-SYMPTOM", "I-SYMPTOM"]
 
@@ -123,7 +123,7 @@ def test_masked_position_logits_equal_full_logits_and_loss(tmp_path):
 def test_head_learning_rate_applies_to_every_layer_above_the_encoder(tmp_path):
     from transformers import TrainingArguments
 
-    from dapt.training.ner import NerTrainer
+    from dapt.training.ner_trainer import NerTrainer
 
     model = crf_model("bilstm_crf")
     args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.01,

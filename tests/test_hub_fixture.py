@@ -93,6 +93,7 @@ def pipeline(hub, tmp_path_factory) -> Path:
     return tmp
 
 
+@pytest.mark.slow
 def test_pipeline_runs_end_to_end_from_the_hub_folder(pipeline):
     tokenize = json.loads((pipeline / "tokenize.json").read_text())
     assert tokenize["vocab_size"] == HUB_SIZE

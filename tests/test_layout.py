@@ -61,3 +61,42 @@ def test_stage_script_runs_as_a_file_without_shadowing_the_standard_library():
                          env={"PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "--split-dir" in out.stdout
+
+
+ENTRY_POINTS = {"Paths", "run", "main"}
+
+
+def test_stage_scripts_are_thin():
+    """Outside ``Paths``, ``run``, ``main``, imports, the logger and the ``__main__`` guard a
+    stage script holds at most 15 lines: its logic lives in ``dapt``."""
+    for script in sorted((REPO / "stages").glob("*.py")):
+        if script.stem == "__init__":
+            continue
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+        other = 0
+        for node in tree.body[1:]:  # after the docstring
+            name = getattr(node, "name", None)
+            if (name in ENTRY_POINTS or isinstance(node, ast.Import | ast.ImportFrom | ast.If)
+                    or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "log")):
+                continue
+            other += node.end_lineno - node.lineno + 1
+        assert other <= 15, f"{script.name}: {other} lines outside Paths/run/main"
+
+
+def test_tests_use_only_the_stage_entry_points():
+    """Tests reach a stage only through ``run``, ``main`` and ``Paths``."""
+    for test in sorted((REPO / "tests").glob("*.py")):
+        tree = ast.parse(test.read_text(encoding="utf-8"))
+        stage_aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module == "stages" or node.module.startswith("stages.")):
+                names = {a.name for a in node.names}
+                if node.module == "stages":
+                    stage_aliases |= {a.asname or a.name for a in node.names}
+                else:
+                    assert names <= ENTRY_POINTS, f"{test.name}: imports {names} from {node.module}"
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in stage_aliases):
+                assert node.attr in ENTRY_POINTS, f"{test.name}: uses {node.value.id}.{node.attr}"

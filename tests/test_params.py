@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from dapt.params import ParamError, YamlLoader, load_params, problems
-from dapt.params_schema import HUB_ENV, CorpusSource, Precision, UnitSource, stay_offline
-from stages.mask_annotate import UNIT_SOURCES
+from dapt.params_schema import HUB_ENV, CorpusSource, Precision, stay_offline
 from tests.helpers import REPO, run_module, with_overrides, write_params
 
 DOMAIN = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
@@ -262,7 +261,6 @@ def test_names_agree_with_the_code_that_uses_them():
     from dapt.training.arguments import choose_precision
 
     assert set(get_args(CorpusSource)) == set(SOURCES)
-    assert set(get_args(UnitSource)) == set(UNIT_SOURCES)
     assert {choose_precision(p, True, True) for p in get_args(Precision)} == {
         "fp32", "bf16", "fp16"}
 

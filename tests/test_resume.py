@@ -22,7 +22,8 @@ from tests.helpers import (
     tiny_clone,
 )
 
-pytestmark = pytest.mark.skipif(not (DEMO / "labeled").is_dir(), reason="data/demo is absent")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (DEMO / "labeled").is_dir(), reason="data/demo is absent")]
 
 # Long enough to kill between the first checkpoint and the end.
 PRETRAIN = {"pretrain.epochs": 5, "pretrain.batch_size": 8, "pretrain.save_steps": 20}

@@ -1,4 +1,5 @@
-"""Character CRF baseline (python-crfsuite, L-BFGS with L1/L2): no pretraining at all.
+"""Character feature CRF (python-crfsuite, L-BFGS with L1/L2), no pretraining at all: the
+unit-tagger stage's model and the character-CRF reference row.
 
 One CRF sequence per document over its non-whitespace characters. Features per position:
 the character, its +-1 and +-2 neighbours, the bigrams around it, the character class
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pycrfsuite
 
-from dapt.baselines.chars import CharSeq
+from dapt.char_taggers.chars import CharSeq
 from dapt.data.atomic import atomic_file
 from dapt.data.documents import Document
 

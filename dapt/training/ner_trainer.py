@@ -1,6 +1,7 @@
-"""Token-classification training: the model builder (any head), examples from NER
-windows, the trainer whose evaluation tags whole dev documents, and the callback that keeps
-the best epoch's weights (and stops early).
+"""NER (token-classification) training: the model builder (any head), examples from NER
+windows, the trainer whose evaluation tags whole dev documents (``build_ner_trainer``), and
+the callback that keeps the best epoch's weights (and stops early). The NER model itself
+(heads, inference, scoring) lives in ``dapt.ner``.
 
 Evaluation predicts every dev document with overlapping windows merged in document
 offsets (``dapt.ner.inference.NerPredictor``) and scores strict spans
@@ -21,6 +22,7 @@ from safetensors.torch import save_file
 from transformers import (
     AutoModelForTokenClassification,
     BertForTokenClassification,
+    DataCollatorForTokenClassification,
     PreTrainedModel,
     TrainerCallback,
 )
@@ -32,6 +34,7 @@ from dapt.ner.heads import BertCrfForTokenClassification
 from dapt.ner.inference import NerPredictor
 from dapt.ner.scoring import doc_spans, score_spans
 from dapt.params import SCRATCH
+from dapt.training.arguments import pad_multiple, run_precision, token_loss, training_arguments
 from dapt.training.checkpoints import saved_checkpoint
 from dapt.training.models import config_summary, fit_vocab, scratch_config
 from dapt.training.trainer import SeededTrainer
@@ -133,6 +136,25 @@ class NerTrainer(SeededTrainer):
         scores = dev_scores(self.model, self.processing_class, docs, self.max_len,
                             self.args.per_device_eval_batch_size)
         return {k: scores[k] for k in DEV_KEYS}
+
+
+def build_ner_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: list[dict],
+                      dev_docs: list[Document], output_dir: str | Path,
+                      callbacks: list | None = None) -> NerTrainer:
+    """The finetune-ner stage's Trainer: a dev evaluation (whole documents, strict spans) and
+    a checkpoint every epoch, the ``finetune`` params' optimisation, the head's loss (a CRF
+    head computes its own sequence log-likelihood)."""
+    cfg = params["finetune"]
+    args = training_arguments(output_dir, cfg, params["seed"], run_precision(params["precision"]),
+                              eval_strategy="epoch", save_strategy="epoch",
+                              per_device_eval_batch_size=2 * cfg["batch_size"])
+    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
+    return NerTrainer(model=model, args=args, data_collator=collator,
+                      train_dataset=train_rows, eval_dataset=dev_docs,
+                      processing_class=tokenizer, max_len=params["tokenize"]["max_len"],
+                      head_learning_rate=cfg["head_learning_rate"],
+                      compute_loss_func=token_loss if cfg["head"] == "softmax" else None,
+                      callbacks=callbacks or [])
 
 
 class KeepBest(TrainerCallback):

@@ -1,6 +1,6 @@
 """Character BiLSTM-CRF baseline from random initialisation (no pretraining at all).
 
-Documents become whitespace-free character sequences (``dapt.baselines.chars``), cut into
+Documents become whitespace-free character sequences (``dapt.char_taggers.chars``), cut into
 chunks of at most ``max_len`` characters at sentence ends, never inside a gold entity for
 training. Model: character embeddings -> dropout -> 1-layer BiLSTM -> dropout -> linear
 emissions -> BIO-constrained CRF (``dapt.ner.crf``). Adam over batches of chunks of similar
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dapt.baselines.chars import CharSeq, label_set
+from dapt.char_taggers.chars import CharSeq, label_set
 from dapt.data.documents import Document
 from dapt.ner.bilstm import padded_bilstm
 from dapt.ner.crf import CRF, IGNORE_INDEX

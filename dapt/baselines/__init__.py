@@ -1,1 +1,0 @@
-"""Classical NER reference baselines that need no pretraining (character CRF, BiLSTM-CRF)."""

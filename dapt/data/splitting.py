@@ -1,0 +1,53 @@
+"""The split stage's logic: read the labeled and unlabeled inputs the ``data`` params name,
+split the labeled documents by document (seeded), and summarise each part."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.model_selection import train_test_split
+
+from dapt.data.documents import Document, entity_counts
+from dapt.data.readers import ReadReport, drop_duplicate_ids, read_brat_folder, read_corpus_file
+
+
+def split_labeled(
+    docs: list[Document], dev_size: float, test_size: float, seed: int
+) -> dict[str, list[Document]]:
+    """Seeded document-level split; each part keeps the input (id) order."""
+    if len(docs) < 3:
+        raise ValueError(f"need at least 3 labeled documents to split, got {len(docs)}")
+    index = list(range(len(docs)))
+    rest, test = train_test_split(index, test_size=test_size, random_state=seed)
+    dev_share = dev_size / (1.0 - test_size)
+    train, dev = train_test_split(rest, test_size=dev_share, random_state=seed)
+    return {name: [docs[i] for i in sorted(part)] for name, part in
+            (("train", train), ("dev", dev), ("test", test))}
+
+
+def corpus_summary(docs: list[Document]) -> dict:
+    """Documents, characters and entities per type of one split."""
+    return {
+        "documents": len(docs),
+        "characters": sum(len(d.text) for d in docs),
+        "entities": entity_counts(docs),
+    }
+
+
+def read_inputs(data: Mapping[str, Any], on_error: str) -> tuple[list[Document], list[Document],
+                                                       ReadReport]:
+    """Labeled and unlabeled documents named by the ``data`` params (brat folders, corpus
+    file), a document id seen twice kept once; the report lists what was skipped."""
+    report = ReadReport(on_error=on_error)
+    labeled = read_brat_folder(data["labeled_dir"], report, labeled=True)
+    unlabeled: list[Document] = []
+    if data["unlabeled_dir"]:
+        unlabeled += read_brat_folder(data["unlabeled_dir"], report, labeled=False)
+    if data["corpus_file"]:
+        unlabeled += read_corpus_file(data["corpus_file"], report)
+    everything = drop_duplicate_ids(labeled + unlabeled, report, "inputs")
+    kept = {id(d) for d in everything}
+    labeled = [d for d in labeled if id(d) in kept]
+    unlabeled = [d for d in unlabeled if id(d) in kept]
+    return labeled, unlabeled, report
