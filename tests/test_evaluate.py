@@ -113,17 +113,28 @@ def run_evaluate(tmp: Path, params: Path, model_dir: Path) -> None:
 
 
 def test_eval_json_shape(evaluated):
+    """eval.json holds the strict scores of ``model_targets`` against gold, worked out by hand:
+    of n gold spans (s SYMPTOM, 5 DRUG) the 4 DRUG spans predicted as SYMPTOM and the DRUG
+    span cut short are wrong, so micro P = R = F1 = (n - 5)/n; SYMPTOM has P s/(s + 4), R 1,
+    F1 2s/(2s + 4); DRUG scores 0, and macro F1 is SYMPTOM's F1 / 2."""
     metrics = json.loads((evaluated / "metrics/eval.json").read_text(encoding="utf-8"))
     test = metrics["test"]
-    for key in ("f1", "precision", "recall", "macro_f1", "boundary_error_share",
-                "type_error_share"):
-        assert isinstance(test[key], float) and 0.0 <= test[key] <= 1.0
-    assert test["support"] == sum(len(d.entities) for d in gold_docs())
+    gold = [e for d in gold_docs() for e in d.entities]
+    n, s = len(gold), sum(e.type == "SYMPTOM" for e in gold)
+    assert (n, s) == (16, 11)  # 头痛 x5, 发热 x5, 孕妇; DRUG: 金银花 x4, 大蜜丸
+    for key in ("f1", "precision", "recall"):
+        assert test[key] == pytest.approx((n - 5) / n)
+    symptom_f1 = 2 * s / (2 * s + 4)
+    assert test["per_type"] == {
+        "SYMPTOM": {"precision": pytest.approx(s / (s + 4)), "recall": 1.0,
+                    "f1": pytest.approx(symptom_f1), "support": s},
+        "DRUG": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 5}}
+    assert test["macro_f1"] == pytest.approx(symptom_f1 / 2)
+    assert (test["boundary_error_share"], test["type_error_share"]) == (0.2, 0.8)
+    assert (test["support"], test["predicted"]) == (n, n)
     assert test["documents"] == len(TEXTS)
-    assert set(test["per_type"]) >= {"SYMPTOM", "DRUG"}
-    for row in test["per_type"].values():
-        assert set(row) == {"f1", "precision", "recall", "support"}
-    assert set(test["errors"]) == {"type", "boundary", "boundary_and_type", "spurious", "missed"}
+    assert test["errors"] == {"type": 4, "boundary": 1, "boundary_and_type": 0, "spurious": 0,
+                              "missed": 0}
 
 
 def test_scores_of_known_predictions(evaluated):

@@ -7,6 +7,7 @@ import math
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dapt.data.contracts import IGNORE_LABEL, MASKED_SCHEMA
+from dapt.masking.annotate import held_out_rows
 from dapt.masking.sequences import read_sequences
 from dapt.masking.strategies import (
     KEEP,
@@ -37,7 +39,7 @@ from dapt.masking.units import (
     longest_matches,
     word_units,
 )
-from stages.mask_annotate import Paths, eval_rows, run
+from stages.mask_annotate import Paths, run
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTITIES = {
@@ -131,6 +133,42 @@ def setup(tmp_path, docs, **over):
     return seqs, masker, entities
 
 
+def expected_stats(docs, rows: list[dict]) -> dict:
+    """Masking statistics recounted from written rows (``train.parquet``) of ``docs`` that are
+    all train documents, so their gold spans are the only entity units; also checks each
+    row's ``in_entity`` against those spans."""
+    copies = len({r["copy"] for r in rows})
+    maskable = masked = masked_in = in_entity = no_mask = 0
+    units: Counter = Counter()  # per copy
+    hit: Counter = Counter()
+    for r in rows:
+        source, text, ents = docs[r["seq_id"]]
+        assert source == "train"
+        chars = [i for i, c in enumerate(text) if not c.isspace()]  # tokens after [CLS]
+        flags = [lab != IGNORE_LABEL for lab in r["labels"]]
+        inside = [False, *(any(s <= i < e for s, e, _ in ents) for i in chars), False]
+        assert r["in_entity"] == inside
+        maskable += len(chars)  # all but [CLS] and [SEP]: no [UNK] in these rows
+        masked += sum(flags)
+        masked_in += sum(f and x for f, x in zip(flags, inside))
+        in_entity += sum(inside)
+        no_mask += not any(flags)
+        for s, e, t in ents:
+            units[t] += 1
+            hit[t] += all(flags[k + 1] for k, i in enumerate(chars) if s <= i < e)
+    return {
+        "sequences": len(rows) // copies, "copies": copies, "maskable_tokens": maskable,
+        "masked_tokens": masked, "mask_rate": masked / maskable,
+        "entity_units": sum(units.values()) // copies,
+        "entity_masked_share": sum(hit.values()) / sum(units.values()),
+        "masked_in_entity_share": masked_in / masked, "entity_token_share": in_entity / maskable,
+        "no_mask_sequences": no_mask, "no_mask_share": no_mask / len(rows),
+        "per_type": {t: {"units": units[t] // copies, "gold": units[t] // copies, "lexicon": 0,
+                         "masked": hit[t], "masked_share": hit[t] / units[t]}
+                     for t in sorted(units)},
+    }
+
+
 def unit_masked_counts(seqs, units: Units, m: Masked) -> np.ndarray:
     cum = np.concatenate([[0], np.cumsum(m.labels != IGNORE_LABEL)])
     base = seqs.offsets[units.row]
@@ -218,6 +256,32 @@ def test_token_rate_replacement_and_specials(tmp_path, docs):
         assert (m.input_ids[m.treatment == MASK] == 4).all()
         assert (m.input_ids[m.treatment == RANDOM] >= 5).all()
         assert (m.input_ids[~sel] == seqs.ids[~sel]).all()
+
+
+def test_real_tokenizer_vocab_never_masks_unk(tmp_path):
+    """``Vocab.from_tokenizer`` of a tokenizer built the real way (``train_scratch_tokenizer``)
+    counts [UNK] among the special ids: token masking at p = 1 masks every token but [CLS],
+    [SEP] and [UNK], and random replacements never draw a special id."""
+    from dapt.data.tokenizer_io import train_scratch_tokenizer
+
+    tok = train_scratch_tokenizer(["孕妇禁用，头痛"] * 3, 100, 1)
+    vocab = Vocab.from_tokenizer(tok)
+    specials = tok.convert_tokens_to_ids(SPECIALS)
+    assert tok.unk_token_id == specials[1] and vocab.mask_id == tok.mask_token_id == specials[4]
+    assert vocab.special_ids.tolist() == sorted(specials)
+    assert vocab.random_ids.tolist() == sorted(set(range(len(tok))) - set(specials))
+    # 吃 and 药 are not in the vocabulary: [UNK] (mlm_table's fallback id is [UNK]'s)
+    pq.write_table(mlm_table([("unlabeled", "孕妇吃药禁用", [])], tok.get_vocab()),
+                   tmp_path / "mlm.parquet")
+    seqs = read_sequences(tmp_path / "mlm.parquet")
+    assert (seqs.ids == tok.unk_token_id).tolist() == [False, False, False, True, True,
+                                                       False, False, False]
+    cfg = MaskConfig.from_params(params(mask_strategy="token", mask_prob=1.0))
+    masker = Masker(seqs, cfg, vocab, Units.empty())
+    for c in range(4):
+        m = masker.copy(c)
+        assert (m.labels != IGNORE_LABEL).tolist() == [False, True, True, False, False,
+                                                       True, True, False]
 
 
 def test_entity_share_converges_and_units_are_whole(tmp_path, docs):
@@ -434,10 +498,13 @@ def test_stage_outputs_are_byte_identical_and_seeded(tmp_path, docs):
     assert set(held["copy"].to_pylist()) == {0}
     assert not set(held["seq_id"].to_pylist()) & set(train["seq_id"].to_pylist())
     assert train["copy"].to_pylist() == sorted(train["copy"].to_pylist())
-    for key in ("mask_rate", "entity_masked_share", "masked_in_entity_share",
-                "no_mask_sequences", "lexicon_size", "lexicon_matches", "per_type"):
-        assert key in a[2]
-    assert a[2]["masked_in_entity_share"] == 1.0
+    # docs[:120] are all train documents: the lexicon holds each distinct gold surface (all
+    # >= 2 characters, one type each) and matches nothing, as only non-train text is searched
+    surfaces = {text[s:e] for _, text, ents in docs[:120] for s, e, _ in ents}
+    assert (a[2]["lexicon_size"], a[2]["lexicon_matches"]) == (len(surfaces), 0)
+    expected = expected_stats(docs, train.to_pylist())
+    assert {k: a[2][k] for k in expected} == expected
+    assert expected["masked_in_entity_share"] == 1.0 and expected["copies"] == 3
     # the eval slice is drawn with mask.eval_seed, so a seed sweep keeps it
     assert pq.read_table(tmp_path / "c" / "eval.parquet")["seq_id"] == held["seq_id"]
 
@@ -447,7 +514,9 @@ def test_in_entity_is_reported_for_every_strategy(tmp_path, docs):
     *_, metrics = stage_files(tmp_path, mlm, "tok", mask_strategy="token", mask_prob=0.15)
     rows = pq.read_table(tmp_path / "tok" / "train.parquet").to_pylist()
     assert any(any(r["in_entity"]) for r in rows)
-    assert 0 < metrics["masked_in_entity_share"] < 1
+    expected = expected_stats(docs, rows)
+    assert {k: metrics[k] for k in expected} == expected
+    assert 0 < expected["masked_in_entity_share"] < 1  # token masking hits both
     for r in rows:
         masked = [lab != IGNORE_LABEL for lab in r["labels"]]
         assert masked == [u >= 0 for u in r["mask_unit"]]
@@ -477,8 +546,8 @@ def test_more_held_out_sequences_than_data_fail_clearly():
     # Value ranges of the params are the schema's (tests/test_params.py); this bound
     # depends on the data.
     with pytest.raises(ValueError, match="eval_sequences"):
-        eval_rows(10, 10, 0)
-    assert math.isclose(eval_rows(100, 5, 0).size, 5)
+        held_out_rows(10, 10, 0)
+    assert math.isclose(held_out_rows(100, 5, 0).size, 5)
 
 
 def test_cli_help():

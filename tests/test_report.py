@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from scipy.stats import ttest_ind
+from scipy.stats import ttest_ind, ttest_rel
 
+from dapt.report import Run, Setting, comparison, verdict
 from tests.helpers import run_module
 
 
@@ -191,3 +192,35 @@ def test_dev_f1_column_and_json_where_finetuning_recorded_it(tmp_path):
     assert "pick a setting by it, not by test F1" in report
     saved = json.loads(result.read_text(encoding="utf-8"))["token"]
     assert saved["dev_f1"] == [0.61, 0.62, 0.63] and saved["best_epoch"] == [7, 8, 9]
+
+
+def test_pairs_by_seed_over_the_seeds_both_settings_ran(tmp_path):
+    """Baseline seeds {1, 2, 3} against {2, 3, 4}: n = 2 paired differences, of seeds 2 and 3
+    only (pairing by position would give n = 3 and another mean)."""
+    experiments = [exp(f"t{s}", s, "token", f) for s, f in ((1, 0.50), (2, 0.52), (3, 0.55))]
+    experiments += [exp(f"e{s}", s, "entity", f) for s, f in ((2, 0.60), (3, 0.64), (4, 0.90))]
+    report = run_report(tmp_path, experiments, "--baseline", "mask_strategy=token")
+    # diffs 0.60 - 0.52 = 0.08 and 0.64 - 0.55 = 0.09: mean 0.085, sd 0.00707, t(0.975, 1)
+    # = 12.706 -> half width 12.706 * 0.00707 / sqrt(2) = 0.0635
+    low, high = ttest_rel([0.60, 0.64], [0.52, 0.55]).confidence_interval(0.95)
+    assert (f"{low:+.4f}", f"{high:+.4f}") == ("+0.0215", "+0.1485")
+    entity = next(line for line in report.splitlines() if line.startswith("| mask_strategy=entity"))
+    assert "| +0.0850 [+0.0215, +0.1485] (n=2) |" in entity
+    assert ("Δ = +0.0850, 95% interval [+0.0215, +0.1485] over 2 paired seeds; the interval "
+            "excludes 0") in report
+
+
+def test_an_interval_that_touches_zero_includes_it():
+    """An interval with an end exactly at 0 includes 0 (only low > 0 or high < 0 excludes it),
+    down to the sentence of a comparison whose per-seed differences are all 0."""
+    includes, excludes = "includes 0: no difference is shown", "excludes 0: a difference is shown"
+    assert verdict(0.0, 0.2) == verdict(-0.2, 0.0) == verdict(0.0, 0.0) == includes
+    assert verdict(1e-9, 0.2) == verdict(-0.2, -1e-9) == excludes
+
+    def setting(name: str) -> Setting:
+        return Setting((name,), {s: Run(f"{name}{s}", {"seed": s}, f, {}, {})
+                                 for s, f in ((1, 0.5), (2, 0.6), (3, 0.7))})
+
+    cell, sentence = comparison(setting("a"), setting("b"))
+    assert cell == "+0.0000 [+0.0000, +0.0000] (n=3)"
+    assert sentence.endswith(f"over 3 paired seeds; the interval {includes}.")
