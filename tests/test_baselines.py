@@ -70,7 +70,8 @@ def test_char_crf_learns_fixed_surfaces(tmp_path):
                            model_path=tmp_path / "m.crfsuite")
     pred = feature_crf.predict(model, test)
     assert strict_f1(test, pred) == pytest.approx(1.0)
-    again = feature_crf.predict(feature_crf.train(train, 0.05, 0.01, 60, tmp_path / "n.crfsuite"), test)
+    retrained = feature_crf.train(train, 0.05, 0.01, 60, tmp_path / "n.crfsuite")
+    again = feature_crf.predict(retrained, test)
     assert [d.entities for d in again] == [d.entities for d in pred]  # deterministic
 
 
