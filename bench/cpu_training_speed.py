@@ -1,6 +1,6 @@
 """CPU pretraining speed of three variants, side by side in one run.
 
-    python bench/cpu_training_speed.py --params general/params.yaml \
+    python -m bench.cpu_training_speed --params general/params.yaml \
         --masked-dir general/data/masked --tokenizer general/tokenizer --steps 30
 
 Variants (the pretrain Trainer's own settings, the model of the params file's ``scratch``
@@ -13,21 +13,19 @@ interleaved, so drift in machine load hits all; prints tokens/s and ratios to ``
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from transformers import BertForMaskedLM
+
+from dapt.data.contracts import read_masked
+from dapt.data.tokenizer_io import load_tokenizer
+from dapt.params import Params, load_params
+from dapt.training.mlm import build_mlm_trainer, training_rows
+from dapt.training.models import build_mlm_model, seed_for_init
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from transformers import BertForMaskedLM  # noqa: E402
-
-from dapt.data.contracts import read_masked  # noqa: E402
-from dapt.data.tokenizer_io import load_tokenizer  # noqa: E402
-from dapt.params import Params, load_params  # noqa: E402
-from dapt.training.mlm import build_mlm_trainer, training_rows  # noqa: E402
-from dapt.training.models import build_mlm_model, seed_for_init  # noqa: E402
 
 VARIANTS = {"full": ("fp32", False), "masked": ("fp32", True), "masked-bf16": ("bf16", True)}
 

@@ -5,7 +5,7 @@ pipeline (general/data/masked, made by its mask-annotate stage) with the pretrai
 own Trainer, and prints trained tokens per second (non-pad tokens, first --warmup steps
 excluded) and the minutes one epoch over the masked copies would take.
 
-Usage: python bench/general_throughput.py [--steps 20] [--warmup 3] [--shapes 256x4 128x4]
+Usage: python -m bench.general_throughput [--steps 20] [--warmup 3] [--shapes 256x4 128x4]
 (a shape is HIDDENxLAYERS; heads = hidden / 64, intermediate = 4 * hidden)
 """
 
@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from dapt.data.contracts import read_masked
+from dapt.data.tokenizer_io import load_tokenizer
+from dapt.params import load_params
+from dapt.training.mlm import build_mlm_trainer, training_rows
+from dapt.training.models import build_mlm_model, seed_for_init
 
-from dapt.data.contracts import read_masked  # noqa: E402
-from dapt.data.tokenizer_io import load_tokenizer  # noqa: E402
-from dapt.params import load_params  # noqa: E402
-from dapt.training.mlm import build_mlm_trainer, training_rows  # noqa: E402
-from dapt.training.models import build_mlm_model, seed_for_init  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Clock(TrainerCallback):

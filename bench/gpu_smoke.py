@@ -4,7 +4,7 @@ BERT-base shape from scratch, windows of 512 tokens, ``precision: auto``.
     bash bench/gpu_smoke.sh                         # DATA=../shared/data/tcm_ner by default
     bash bench/gpu_smoke.sh key=value ...           # further overrides (last one wins)
 
-Params: ``params.yaml`` + ``bench/profiles/real_cpu.yaml`` + ``SMOKE`` below + the command
+Params: ``params.yaml`` + ``params_real_cpu.yaml`` + ``SMOKE`` below + the command
 line. The model is 12 layers x 768 hidden (12 heads, 3072 intermediate) with the 22,344-entry
 BERT-Chinese-layout vocabulary (``tokenize.scratch_vocab: chinese``, about the 21,128 of the
 hub checkpoints), trained from scratch; learning rates are BERT-base ones, and fine-tuning
@@ -24,21 +24,16 @@ import argparse
 import importlib
 import json
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from real_tuning import REPO, apply_overrides, profile_overrides  # noqa: E402
-
-from dapt.cli import setup_logging  # noqa: E402
-from dapt.params import load_params  # noqa: E402
-from dapt.training.devices import claim_gpu  # noqa: E402
+from dapt.cli import setup_logging
+from dapt.experiments.profile import REAL_DATA, REPO, apply_overrides, profile_overrides
+from dapt.params import load_params
+from dapt.training.devices import claim_gpu
 
 SMOKE = {
     "base_model": "scratch", "precision": "auto",
@@ -109,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overrides", nargs="*", help="key=value on top of the smoke profile")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "tcm_ner",
+    parser.add_argument("--data", type=Path, default=REAL_DATA,
                         help="folder with labeled/ and unlabeled/ brat folders")
     parser.add_argument("--out", type=Path, help="also write the summary JSON here")
     args = parser.parse_args()

@@ -1,8 +1,8 @@
 """CPU fine-tuning speed of the NER heads (and of ``torch.compile``), side by side in one run.
 
-    python bench/ner_training_speed.py --model general/model \
+    python -m bench.ner_training_speed --model general/model \
         --ner /tmp/dapt-real-tuning/data/tokenized/ner.parquet --steps 25
-    python bench/ner_training_speed.py --ner ... --variants bilstm_crf \
+    python -m bench.ner_training_speed --ner ... --variants bilstm_crf \
         --batch-sizes 16 32 --processes 2       # batch size; two 1-thread processes at once
 
 Each variant builds the token classifier the finetune-ner stage builds (same builder, same
@@ -14,7 +14,7 @@ length-grouped batches (the first 3 steps excluded as warm-up). Variants: ``soft
 ``--batch-sizes`` times each variant at each batch size (``variant@size``). ``--processes
 N`` adds, for each of them, N processes of one thread each training at once (``variant@size
 xN``: their summed tokens/s, the throughput of N one-thread experiments run side by side,
-as ``real_grid.py --jobs N --threads 1`` would).
+as ``dapt-grid --jobs N --threads 1`` would).
 Every variant is timed twice, interleaved, so drift in machine load hits all; prints
 tokens/s and the ratio to the first variant.
 """
@@ -28,18 +28,17 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+from transformers import DataCollatorForTokenClassification
+
+from dapt.data.contracts import TRAIN, read_ner_windows
+from dapt.data.tokenizer_io import load_tokenizer
+from dapt.ner import bilstm, heads
+from dapt.ner.bio import label_list, tag_types
+from dapt.training.models import seed_for_init
+from dapt.training.ner_trainer import build_token_classifier, encode_windows
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import torch  # noqa: E402
-from transformers import DataCollatorForTokenClassification  # noqa: E402
-
-from dapt.data.contracts import TRAIN, read_ner_windows  # noqa: E402
-from dapt.data.tokenizer_io import load_tokenizer  # noqa: E402
-from dapt.ner import bilstm, heads  # noqa: E402
-from dapt.ner.bio import label_list, tag_types  # noqa: E402
-from dapt.training.models import seed_for_init  # noqa: E402
-from dapt.training.ner import build_token_classifier, encode_windows  # noqa: E402
 
 VARIANTS = ("softmax", "crf", "bilstm_crf", "bilstm_crf+packed", "bilstm_crf+compile")
 

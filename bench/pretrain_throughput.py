@@ -19,7 +19,7 @@ cuts) and the trained non-pad tokens per second over the measured steps (the fir
 
     pretrain <A> tok/s, line-by-line <B> tok/s, ratio <A/B>
 
-Usage: python bench/pretrain_throughput.py [--data ../shared/data/tcm_ner] [--steps 50]
+Usage: python -m bench.pretrain_throughput [--data ../shared/data/tcm_ner] [--steps 50]
 """
 
 from __future__ import annotations
@@ -35,16 +35,15 @@ import pyarrow.parquet as pq
 import yaml
 from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallback
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from dapt.data.contracts import read_masked
+from dapt.data.documents import read_jsonl
+from dapt.data.encoding import CharEncoder
+from dapt.data.tokenizer_io import load_tokenizer
+from dapt.training.arguments import training_arguments
+from dapt.training.mlm import build_mlm_trainer, training_rows
+from dapt.training.models import build_mlm_model, seed_for_init
 
-from dapt.data.contracts import read_masked  # noqa: E402
-from dapt.data.documents import read_jsonl  # noqa: E402
-from dapt.data.encoding import CharEncoder  # noqa: E402
-from dapt.data.tokenizer_io import load_tokenizer  # noqa: E402
-from dapt.training.arguments import training_arguments  # noqa: E402
-from dapt.training.mlm import build_mlm_trainer, training_rows  # noqa: E402
-from dapt.training.models import build_mlm_model, seed_for_init  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 MAX_LEN = 512
 

@@ -1,6 +1,6 @@
 """Time `dvc repro` of the whole pipeline on the demo default, in a fresh clone.
 
-    python bench/repro_time.py [--repo .] [-S key=value ...]
+    python -m bench.repro_time [--repo .] [-S key=value ...]
 
 Clones the committed HEAD into a temporary folder, runs `dvc repro` there with this
 interpreter's environment first on PATH, and prints the wall time of each stage (from the

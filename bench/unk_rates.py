@@ -1,6 +1,6 @@
 """[UNK] rates of a tokenizer on the general corpus and on the real domain data.
 
-Not run in CI. Encodes text exactly as the tokenize stage does (``stages.encoding.CharEncoder``:
+Not run in CI. Encodes text exactly as the tokenize stage does (``dapt.data.encoding.CharEncoder``:
 one token per non-whitespace character) and prints, per corpus, the [UNK] rate over tokens
 and the most frequent unknown characters. Corpora:
 
@@ -13,26 +13,24 @@ Tokenizers: ``--tokenizer`` (default: the fixed BERT-Chinese-layout vocabulary o
 WordPiece vocabulary trained on the general corpus (tokenize.vocab_size / min_frequency of
 params.yaml), i.e. what a corpus-built vocabulary would leave unknown in the domain.
 
-Usage: python bench/unk_rates.py [--data ../shared/data/tcm_ner] [--tokenizer DIR] [--wordpiece]
+Usage: python -m bench.unk_rates [--data ../shared/data/tcm_ner] [--tokenizer DIR] [--wordpiece]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from dapt.data.chinese_vocab import chinese_tokenizer
+from dapt.data.documents import read_jsonl
+from dapt.data.encoding import CharEncoder
+from dapt.data.readers import ReadReport, read_brat_folder
+from dapt.data.tokenizer_io import load_tokenizer, train_scratch_tokenizer
+from dapt.params import load_params
 
-from dapt.data.chinese_vocab import chinese_tokenizer  # noqa: E402
-from dapt.data.documents import read_jsonl  # noqa: E402
-from dapt.data.encoding import CharEncoder  # noqa: E402
-from dapt.data.readers import ReadReport, read_brat_folder  # noqa: E402
-from dapt.data.tokenizer_io import load_tokenizer, train_scratch_tokenizer  # noqa: E402
-from dapt.params import load_params  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def unk_report(name: str, tokenizer, texts: list[str], top: int) -> None:

@@ -8,7 +8,7 @@ entity masked share; from ``metrics/masking.json``), and
 the paired difference against each ``--baseline`` (same seeds on both sides) with a 95%
 Student-t interval over the per-seed differences, plus one sentence per comparison saying
 whether the interval excludes 0; then per-type F1 of every entity type. ``--reference``
-adds rows of models that need no pretraining (``bench/reference_rows.py`` output; dashed
+adds rows of models that need no pretraining (``dapt.experiments.reference_rows``; dashed
 lines in the plot) and, against each one with at least two seeds, every setting's
 difference of means with Welch's unpaired 95% interval (a reference model's seed 1 shares
 nothing with a pipeline run's seed 1, so nothing pairs them). Settings with fewer than three
@@ -435,8 +435,8 @@ def main() -> None:
                         help="e.g. mask_strategy=token; repeat for several (default: the first "
                              "setting)")
     parser.add_argument("--reference", type=Path,
-                        help="reference_rows.json of bench/reference_rows.py (rows that need "
-                             "no pretraining)")
+                        help="reference_rows.json of dapt.experiments.reference_rows (rows "
+                             "that need no pretraining)")
     parser.add_argument("--notes", type=Path,
                         help="hand-written Markdown appended as 'what the numbers show'")
     parser.add_argument("--defaults", type=Path, default=Path("params.yaml"),

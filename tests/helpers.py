@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import shutil
@@ -17,21 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dapt.experiments.profile import dvc as run_dvc
+from dapt.experiments.profile import dvc_env as dvc_env  # re-exported for the tests
+from dapt.experiments.profile import with_overrides
+
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "tcm_ner"
 DEMO = REPO / "data" / "demo"
-
-
-def with_overrides(params: dict, overrides: dict) -> dict:
-    """A copy of params with dotted-key overrides, e.g. ``{"tokenize.max_len": 32}``."""
-    params = copy.deepcopy(params)
-    for dotted, value in overrides.items():
-        node = params
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return params
 
 
 def write_params(path: Path, source: Path = REPO / "params.yaml", **overrides) -> Path:
@@ -188,17 +179,10 @@ def git(cwd: Path, *args: str) -> str:
                           text=True).stdout
 
 
-def dvc_env(**extra: str) -> dict[str, str]:
-    """Environment for dvc: the test interpreter's environment first on PATH."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
-            "DVC_NO_ANALYTICS": "1", "PYTHONPATH": "", **extra}
-
-
 def dvc(cwd: Path, *args: str, check: bool = True, env: dict | None = None) -> str:
-    """Run dvc with the test interpreter's environment first on PATH (plus ``env``)."""
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd,
-                          env=dvc_env(**(env or {})), capture_output=True, text=True)
+    """Output (stdout, then stderr) of ``dapt.experiments.profile.dvc``; with ``check`` a
+    failure fails the test."""
+    proc = run_dvc(cwd, *args, env=env)
     if check and proc.returncode != 0:
         pytest.fail(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout + proc.stderr

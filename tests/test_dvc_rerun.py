@@ -9,33 +9,21 @@ reads ``data/masked`` (the real pretrain stage is too slow for a test).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.helpers import dvc, git
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 STAGES = ("split", "tokenize", "unit-tagger", "mask-annotate")
 
-pytestmark = pytest.mark.skipif(not (DEMO / "labeled").is_dir(), reason="data/demo is absent")
-
-
-def sh(repo: Path, *args: str) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(list(args), cwd=repo, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
-
-
-def dvc(repo: Path, *args: str) -> str:
-    return sh(repo, sys.executable, "-m", "dvc", *args)
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (DEMO / "labeled").is_dir(), reason="data/demo is absent")]
 
 
 def make_repo(repo: Path, labeled: int = 40, unlabeled: int = 10) -> None:
@@ -62,7 +50,7 @@ def make_repo(repo: Path, labeled: int = 40, unlabeled: int = 10) -> None:
     }
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False), "utf-8")
     shutil.copy(DEMO / "lexicon.tsv", repo / "data" / "demo" / "lexicon.tsv")
-    sh(repo, "git", "init", "-q")
+    git(repo, "init", "-q")
     dvc(repo, "init", "-q")
 
 

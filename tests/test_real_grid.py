@@ -1,28 +1,23 @@
-"""bench/real_grid.py: runs of another CPU profile are refused, not joined."""
+"""dapt.experiments.grid: runs of another CPU profile are refused, not joined."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from real_grid import (  # noqa: E402
+from dapt.experiments.grid import DEFAULT_SETTINGS, baselines, cache_lock_data, settings
+from dapt.experiments.guards import (
     GENERAL_STAGE,
-    REPO,
-    baselines,
-    cache_lock_data,
     check_joined,
+    general_checkpoint,
     general_model_change,
     other_profile,
 )
-
-from dapt.report import Run  # noqa: E402
+from dapt.experiments.profile import REPO
+from dapt.report import Run
 
 PROFILE = {"base_model": "/here/general/model", "finetune.epochs": "8",
            "finetune.dropout": "0.3", "pretrain.learning_rate": "0.0005"}
@@ -81,8 +76,6 @@ def test_check_joined_fails_naming_file_and_commit_of_another_general_checkpoint
 
 
 def test_general_checkpoint_reads_the_committed_lock():
-    from real_grid import general_checkpoint
-
     assert general_checkpoint("HEAD").endswith(".dir")
     assert general_checkpoint("0" * 40) is None
 
@@ -111,6 +104,7 @@ def test_baselines_name_only_the_settings_the_report_has():
     assert baselines(rates, {"token-0.15"}, []) == []
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_gets_the_committed_locks_data_objects(tmp_path):
     """Queued runs restored from the run cache read the committed lock's dep objects: a
     clone whose cache lacks them (a machine that never ran the demo) must get them."""
@@ -124,8 +118,6 @@ def test_a_fresh_clone_gets_the_committed_locks_data_objects(tmp_path):
 
 
 def test_wwm_and_span_run_on_request_at_the_entity_rate():
-    from real_grid import DEFAULT_SETTINGS, settings
-
     grid = settings({"token-at-entity-rate": 0.11284})
     for strategy in ("wwm", "span"):
         name = f"{strategy}-at-entity-rate"

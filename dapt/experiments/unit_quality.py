@@ -6,7 +6,7 @@ overrides applied), and prints mask-annotate's ``unit_quality``: strict P/R/F1, 
 and per type, of the spans the lexicon and the tagger find in the dev documents' text
 (as if it were unlabeled) against the dev gold. The scores go to ``--out``.
 
-    python bench/unit_quality.py [--data ../shared/data/tcm_ner] [unit_tagger.c1=0.1 ...]
+    python -m dapt.experiments.unit_quality [--data ../shared/data/tcm_ner] [unit_tagger.c1=0.1 ...]
 """
 
 from __future__ import annotations
@@ -21,17 +21,14 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.helpers import with_overrides  # noqa: E402
+from dapt.experiments.profile import REAL_DATA, REPO, with_overrides
 
 SOURCES = ("lexicon", "tagger")
 
 
 def unit_quality(data: Path, overrides: dict) -> tuple[dict, dict]:
     """(mask-annotate's unit_quality, unit-tagger's metrics) on ``data``."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text("utf-8"))
+    params = yaml.safe_load((REPO / "params.yaml").read_text("utf-8"))
     params = with_overrides(params, {
         "data.labeled_dir": str(data / "labeled"), "data.unlabeled_dir": str(data / "unlabeled"),
         "data.corpus_file": None, "base_model": "scratch", "mask_dupe": 1, **overrides})
@@ -51,7 +48,7 @@ def unit_quality(data: Path, overrides: dict) -> tuple[dict, dict]:
         for stage, *args in steps:
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", f"stages.{stage}", "--params",
-                            w / "params.yaml", *args], cwd=ROOT, check=True)
+                            w / "params.yaml", *args], cwd=REPO, check=True)
             print(f"{stage}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
         masking = json.loads((w / "masking.json").read_text("utf-8"))
         tagger = json.loads((w / "unit_tagger.json").read_text("utf-8"))
@@ -76,15 +73,15 @@ def table(quality: dict) -> str:
     return "\n".join(lines) + f"\n\nspans found: {found}"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data" / "tcm_ner")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" /
-                        "unit_quality.json")
+    parser.add_argument("--data", type=Path, default=REAL_DATA)
+    parser.add_argument("--out", type=Path,
+                        default=REPO / "reports" / "results" / "unit_quality.json")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="params overrides (YAML values), e.g. unit_tagger.c1=0.1")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not (args.data / "labeled").is_dir():
         sys.exit(f"no labeled data under {args.data}")
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.overrides)}

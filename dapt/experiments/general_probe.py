@@ -6,7 +6,7 @@ mask-annotate stage) with ``pretrain.*`` overrides, and prints the MLM eval loss
 accuracy on the pipeline's 256 held-out sequences, with the minutes. One probe at a time,
 ``OMP_NUM_THREADS`` threads; the linear schedule decays to 0 within each probe.
 
-    python bench/general_probe.py --probe lr1e-3 learning_rate=1e-3 \
+    python -m dapt.experiments.general_probe --probe lr1e-3 learning_rate=1e-3 \
         --probe lr3e-3 learning_rate=3e-3 --probe b16 batch_size=16 learning_rate=2e-3
 
 The unigram plateau (predicting the most frequent character) is eval loss ~6.58,
@@ -27,9 +27,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from real_tuning import REPO, apply_overrides  # noqa: E402
+from dapt.experiments.profile import REPO, apply_overrides
 
 GENERAL = REPO / "general"
 
@@ -65,7 +63,7 @@ def run_probe(work: Path, name: str, overrides: dict[str, str], masked: Path) ->
             "minutes": round((time.perf_counter() - start) / 60, 2)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--probe", nargs="+", action="append", required=True,
@@ -73,7 +71,7 @@ def main() -> None:
                         help="a probe: its name, then pretrain.KEY=VALUE overrides")
     parser.add_argument("--stride", type=int, default=4, help="keep every Nth masked copy")
     parser.add_argument("--masked", type=Path, default=GENERAL / "data" / "masked")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not (args.masked / "masking.json").is_file():
         raise SystemExit(f"{args.masked}: no masked copies; run dvc repro general/dvc.yaml "
                          "(mask-annotate) first")

@@ -13,7 +13,7 @@ temporary folder (not timed), then times
 It also prints the stage's end-to-end CLI time (interpreter start and imports included).
 The last line is ``mask-annotate <A> s, collator <B> s, ratio <B/A>``.
 
-    python bench/mask_annotate.py [--data ../shared/data/tcm_ner] [--dupe 10]
+    python -m bench.mask_annotate_speed [--data ../shared/data/tcm_ner] [--dupe 10]
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def prepare(data: Path, work: Path, dupe: int, strategy: str) -> Path:

@@ -10,7 +10,7 @@ Test scores use the project's strict span scorer (``dapt.ner.scoring``). Only sc
 ``--out``; the split comes from the split stage (``python -m stages.split``) run on the
 real data outside the repo:
 
-  PYTHONPATH=. python bench/reference_rows.py --split-dir /tmp/real_split
+  python -m dapt.experiments.reference_rows --split-dir /tmp/real_split
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dapt.baselines import bilstm_crf, char_crf  # noqa: E402
-from dapt.cli import setup_logging  # noqa: E402
-from dapt.data.contracts import write_json  # noqa: E402
-from dapt.data.documents import Document, read_jsonl  # noqa: E402
-from dapt.ner.scoring import doc_spans, score_spans  # noqa: E402
+from dapt.char_taggers import bilstm_crf, feature_crf
+from dapt.cli import setup_logging
+from dapt.data.contracts import write_json
+from dapt.data.documents import Document, read_jsonl
+from dapt.ner.scoring import doc_spans, score_spans
 
 log = logging.getLogger("reference_rows")
 
@@ -50,9 +48,9 @@ def run_char_crf(args, train, dev, test, tried: list) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for c1, c2 in tqdm(grid, desc="char CRF grid", file=sys.stderr):
             t0 = time.perf_counter()
-            path = char_crf.train(train, c1, c2, args.crf_iterations,
-                                  Path(tmp) / f"crf_{c1}_{c2}.crfsuite")
-            dev_scores = scores(dev, char_crf.predict(path, dev))
+            path = feature_crf.train(train, c1, c2, args.crf_iterations,
+                                     Path(tmp) / f"crf_{c1}_{c2}.crfsuite")
+            dev_scores = scores(dev, feature_crf.predict(path, dev))
             minutes = (time.perf_counter() - t0) / 60
             row = {"model": "char_crf", "c1": c1, "c2": c2,
                    "max_iterations": args.crf_iterations, "dev_f1": dev_scores["f1"],
@@ -63,7 +61,7 @@ def run_char_crf(args, train, dev, test, tried: list) -> dict:
             if best is None or dev_scores["f1"] > best[0]["f1"]:
                 best = (dev_scores, path, row)
         dev_scores, path, row = best
-        test_scores = scores(test, char_crf.predict(path, test))
+        test_scores = scores(test, feature_crf.predict(path, test))
     log.info("char CRF chosen c1=%g c2=%g: dev F1 %.4f, test F1 %.4f", row["c1"], row["c2"],
              dev_scores["f1"], test_scores["f1"])
     return {"config": {"c1": row["c1"], "c2": row["c2"], "max_iterations": args.crf_iterations,
@@ -116,12 +114,12 @@ def run_bilstm(args, train, dev, test, tried: list, checkpoint=None) -> dict:
     return summary()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split-dir", default="data/split",
                    help="folder with train/dev/test.jsonl (%(default)s)")
-    p.add_argument("--out", default="bench/results/reference_rows.json")
+    p.add_argument("--out", default="reports/results/reference_rows.json")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3],
                    help="BiLSTM-CRF seeds; the first one tunes the learning rate")
     p.add_argument("--crf-c1", type=float, nargs="+", default=[0.05, 0.1])
@@ -137,7 +135,7 @@ def main() -> None:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="per BiLSTM-CRF run: start no new epoch after this many minutes")
     p.add_argument("--skip", choices=["char_crf", "bilstm_crf"], nargs="*", default=[])
-    args = p.parse_args()
+    args = p.parse_args(argv)
     setup_logging()
     logging.getLogger("bilstm_crf").setLevel(logging.INFO)
 

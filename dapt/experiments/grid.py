@@ -1,47 +1,35 @@
 r"""The real-data masking grid through DVC's queue: settings x seeds, then the report.
 
-    python bench/real_grid.py                 # the masking grid, seeds 1 2 3
-    python bench/real_grid.py --dry-run       # print the queued commands only
-    python bench/real_grid.py --resume        # after an interruption: finish what is missing
-    python bench/real_grid.py --settings entity-0.5-lexicon-units entity-0.5-tagger-units \
-        entity-0.5-no-units --clone /tmp/dapt-units-grid \
-        --exp-json bench/results/e8_grid_exp_show.json \
-        --baseline mask_strategy=entity,mask_budget=None,mask.unlabeled_units=lexicon
-    python bench/real_grid.py --settings no-domain-pretraining entity-0.5-budget-0.2 \
-        token-at-budget-rate --seeds 1 2 3 4 5 --clone /tmp/dapt-seeds-grid \
-        --exp-json bench/results/e8_grid_exp_show.json   # more seeds, earlier ones kept
+    dapt-grid                   # the default settings, seeds 1 2 3
+    dapt-grid --dry-run         # print the experiments it would queue
+    dapt-grid --resume          # after an interruption: finish what is missing
+    dapt-grid --settings token-0.15 entity-0.5 --seeds 4 5 \
+        --exp-json reports/results/exp_show_e8_jobs2_six_settings.json  # more seeds, joined
 
-Runs in a fresh clone of the committed HEAD (``--clone``). Every setting is the CPU profile
-``bench/profiles/real_cpu.yaml`` plus its own overrides; all continue from the general
-checkpoint. The split stays fixed (``split.seed``); ``seed`` changes masks, initialisation
-and data order. Settings: no domain pretraining (``finetune.init=base``), token 0.15,
-token at the *measured* mask rate of entity p=0.5 and of entity p=0.5 with
-``mask_budget=0.2`` (mask-annotate is run first to measure each), entity p=0.5, entity p=0.5
-with ``mask_budget=0.2``, entity_token; on request (``--settings``), entity p=0.5 with each
-source of entity units in unlabeled text (``mask.unlabeled_units``: lexicon, the default,
-spelt out; tagger; none), and whole-word (``wwm``) and SpanBERT (``span``) masking at the
-measured rate of entity p=0.5.
-The queue runs with ``dvc exp run --run-all``; then ``dapt.report`` writes
-``reports/real_tcm.md`` (+ png) and ``bench/results/real_tcm.json`` with the baselines, 95%
-paired intervals, per-type F1, the reference rows of ``bench/results/reference_rows.json``
-and the reading in ``reports/real_tcm_notes.md``.
-``--exp-json`` adds finished experiments of earlier grids of the same profile and general
-checkpoint (their saved ``exp_show.json``; a run of another profile, or a grid whose
-commit's ``general/dvc.lock`` has another ``general/model``, is an error, named): they join
-the report, grouped with this grid's runs of the same params, and are not run again, so
-more seeds of a setting are ``--seeds 4 5`` with the earlier grid's file. The grid refuses to
-start unless ``general/model`` is the checkpoint the committed ``general/dvc.lock`` records
-(``make general`` builds it), so that each grid's commit names what it read.
+(``dapt-grid`` is ``python -m dapt.experiments.grid``.) Runs in a fresh clone of the
+committed HEAD (``--clone``) whose DVC cache holds this repository's objects and the data
+stages of the committed ``dvc.lock`` (``dvc repro mask-annotate`` first). Every experiment is
+the profile ``params_real_cpu.yaml`` plus its setting's overrides and ``seed``; all continue
+from the general checkpoint, the split stays fixed. Settings (``--help`` lists the names):
+no domain pretraining, token 0.15, token at the *measured* mask rate of entity p=0.5 and of
+entity p=0.5 with ``mask_budget=0.2`` (measured with mask-annotate alone), entity p=0.5,
+with and without the budget, entity_token; on request, entity p=0.5 with each source of
+units in unlabeled text, and whole-word and SpanBERT masking at the entity rate.
 
-Every experiment runs with ``--threads`` torch threads (``OMP_NUM_THREADS``; results on CPU
-are identical only at the same thread count), one at a time unless ``--jobs``; on 2 cores
-``--jobs 2 --threads 1`` trains about 1.3x faster than ``--jobs 1 --threads 2`` (measured
-in ``reports/tuning.md``), but its runs do not reproduce 2-thread runs bit for bit: join
-only grids of one thread setting. It prints the grid's minutes and the whole command's. The clone
-shares this repository's DVC cache objects (hard links): DVC reads the committed
-``dvc.lock``'s objects when it restores a stage from the run cache, and a fresh clone has
-none; a machine that never ran the demo pipeline has none either, so the clone first
-reproduces the committed data stages (``dvc repro mask-annotate``, seconds).
+The queue runs ``--jobs`` experiments at a time with ``--threads`` torch threads each
+(``OMP_NUM_THREADS``; CPU results are identical only at the same thread count, so join
+only grids of one thread setting). Then ``dapt.report`` writes ``reports/real_tcm.md`` (+
+png) and ``reports/results/real_tcm.json``: baselines no domain pretraining and the token
+settings at measured rates (plus ``--baseline``), the reference rows of
+``reports/results/reference_rows.json``, the notes ``reports/real_tcm_notes.md``. The
+clone keeps ``exp_show.json``. It prints the grid's minutes and the whole command's.
+
+``--exp-json`` joins the finished experiments of an earlier grid (its saved ``dvc exp show
+--json``) to the report; they are not run again. Guards (``dapt.experiments.guards``): the
+grid refuses to start unless ``general/model`` is the checkpoint the committed
+``general/dvc.lock`` records (``make general`` builds it), a joined file must hold runs of
+the current profile from a commit with the same general checkpoint, and the data stages
+must reproduce the committed ``dvc.lock``.
 """
 
 from __future__ import annotations
@@ -53,16 +41,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dapt.experiments.guards import check_general_model, check_joined
+from dapt.experiments.profile import REAL_DATA, REPO, checked, dvc, profile_overrides, set_flags
+from dapt.report import SEED_SUFFIX, collect_runs, experiment_revs
 
-import yaml  # noqa: E402
-from real_tuning import REPO, dvc, profile_overrides, set_flags  # noqa: E402
-
-from dapt.report import SEED_SUFFIX, Run, collect_runs, experiment_revs  # noqa: E402
-
+RESULTS = REPO / "reports" / "results"
 RATE_FILE = "mask_rates.json"
 DATA_STAGES = "mask-annotate"  # with its upstream stages: split, tokenize, unit-tagger
 
@@ -112,13 +97,6 @@ def share_cache(repo: Path, clone: Path) -> None:
     if source.is_dir():
         shutil.copytree(source, clone / ".dvc" / "cache" / "files", copy_function=os.link,
                         dirs_exist_ok=True)
-
-
-def checked(proc: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-        raise SystemExit(f"{what} failed")
-    return proc
 
 
 def measure_rate(clone: Path, profile: dict[str, str], rated: str) -> float:
@@ -181,78 +159,6 @@ def finished(clone: Path, joined: list[Path]) -> set[str]:
     return {run.name for run in collect_runs(shown)[0]}
 
 
-def other_profile(runs: list[Run], profile: dict[str, str],
-                  ignore: tuple[str, ...] = ("base_model",)) -> dict[str, str]:
-    """Run name -> the first profile param it ran with another value: a run of another
-    profile (an earlier one), which must neither join this grid's report nor stand in for
-    one of its experiments. ``base_model`` is each checkout's own path to general/model."""
-    found = {}
-    for run in runs:
-        for key, value in profile.items():
-            if key not in ignore and run.params.get(key) != yaml.safe_load(value):
-                found[run.name] = f"{key}={run.params.get(key)!r}, the profile has {value}"
-                break
-    return found
-
-
-def general_checkpoint(rev: str) -> str | None:
-    """The md5 of ``general/model`` in ``general/dvc.lock`` at commit ``rev`` (None where
-    that commit has no such output). ``base_model`` names the folder, not its bytes, so this
-    is what tells the general checkpoints of two grids apart."""
-    proc = subprocess.run(["git", "show", f"{rev}:general/dvc.lock"], cwd=REPO,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        return None
-    outs = yaml.safe_load(proc.stdout)["stages"]["pretrain"]["outs"]
-    return next((out["md5"] for out in outs if out["path"] == "general/model"), None)
-
-
-GENERAL_STAGE = "general/dvc.yaml:pretrain"
-
-
-def general_model_change(status: dict) -> str | None:
-    """How ``general/model`` differs from its entry in ``general/dvc.lock`` ("modified",
-    "deleted", "not in cache"), read from ``dvc status GENERAL_STAGE --json``; None when it
-    matches. Changed deps alone (code edited since the build) do not count: the lock still
-    names the bytes the grid reads."""
-    changes = [entry.get("changed outs", {}) for entry in status.get(GENERAL_STAGE, [])
-               if isinstance(entry, dict)]
-    return next((found for outs in changes if (found := outs.get("general/model"))), None)
-
-
-def check_general_model() -> None:
-    """Fail unless ``general/model`` is the checkpoint the committed ``general/dvc.lock``
-    records: that lock is how a grid's commit names its general checkpoint (``check_joined``)."""
-    status = json.loads(checked(dvc(REPO, "status", GENERAL_STAGE, "--json"),
-                                "dvc status of the general checkpoint").stdout)
-    if change := general_model_change(status):
-        raise SystemExit(f"general/model is {change} against general/dvc.lock: build it with "
-                         "`make general` (dvc repro general/dvc.yaml) and commit general/dvc.lock")
-    if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "general/dvc.lock"],
-                      cwd=REPO).returncode != 0:
-        raise SystemExit("general/dvc.lock has uncommitted changes: commit it, so that the "
-                         "grid's commit records the general checkpoint it reads")
-
-
-def check_joined(paths: list[Path], profile: dict[str, str],
-                 checkpoint: Callable[[str], str | None] = general_checkpoint) -> None:
-    """Fail, naming file, run and param, when a ``--exp-json`` file holds a run of another
-    profile, or naming file and commit when its grid ran from another general checkpoint
-    (``checkpoint(commit)`` differs from ``checkpoint("HEAD")``)."""
-    head = checkpoint("HEAD")
-    for path in paths:
-        shown = json.loads(path.read_text(encoding="utf-8"))
-        for name, why in other_profile(collect_runs(shown)[0], profile).items():
-            raise SystemExit(f"{path}: {name} ran with another profile ({why}); join only "
-                             "grids of the current bench/profiles/real_cpu.yaml")
-        for rev in {commit["rev"] for commit in shown if commit.get("experiments")}:
-            if (theirs := checkpoint(rev)) != head:
-                raise SystemExit(
-                    f"{path}: its experiments ran at commit {rev[:7]}, whose general/dvc.lock "
-                    f"has another general/model ({theirs}; HEAD: {head}); join only grids of "
-                    "the current general checkpoint")
-
-
 def baselines(rates: dict[str, float], reported: set[str], extra: list[str]) -> list[str]:
     """Report baselines: no domain pretraining and the token settings at measured rates,
     those the report has (``reported``: setting names of this grid and the joined ones;
@@ -263,10 +169,11 @@ def baselines(rates: dict[str, float], reported: set[str], extra: list[str]) -> 
     return [*base, *rated, *extra]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "tcm_ner")
+    parser.add_argument("--data", type=Path, default=REAL_DATA,
+                        help="folder with labeled/ and unlabeled/ (%(default)s)")
     parser.add_argument("--clone", type=Path, default=Path("/tmp/dapt-real-grid"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--settings", nargs="+", metavar="NAME",
@@ -285,7 +192,7 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep a clone of the same commit and queue only the experiments "
                              "it has not finished (after an interrupted grid)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     began = time.monotonic()
     wanted = args.settings or DEFAULT_SETTINGS
     unknown = set(wanted) - set(SETTING_NAMES)
@@ -334,7 +241,7 @@ def main() -> None:
         print(f"failed: {', '.join(failed)} (logs: dvc queue logs NAME in {args.clone}; "
               "rerun them with --resume)", flush=True)
     reported = set(wanted) | {SEED_SUFFIX.sub("", name) for name in done}
-    reference = REPO / "bench" / "results" / "reference_rows.json"
+    reference = RESULTS / "reference_rows.json"
     notes = REPO / "reports" / "real_tcm_notes.md"
     report = [sys.executable, "-m", "dapt.report",
               *[arg for path in [exp_json, *args.exp_json] for arg in ("--exp-json", str(path))],
@@ -342,7 +249,7 @@ def main() -> None:
               *[arg for base in baselines(rates, reported, args.baseline)
                 for arg in ("--baseline", base)],
               "--out", str(REPO / "reports" / "real_tcm.md"),
-              "--json", str(REPO / "bench" / "results" / "real_tcm.json")]
+              "--json", str(RESULTS / "real_tcm.json")]
     if reference.is_file():
         report += ["--reference", str(reference)]
     if notes.is_file():

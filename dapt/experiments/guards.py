@@ -1,0 +1,94 @@
+"""Guards of the masking grid: what a grid reads and joins must be what its commit records.
+
+* ``check_general_model``: ``general/model`` is the checkpoint the committed
+  ``general/dvc.lock`` records, and that lock is committed.
+* ``check_joined``: a saved ``dvc exp show --json`` joined to a grid holds only runs of the
+  same profile (``other_profile``) from a commit with the same general checkpoint
+  (``general_checkpoint``).
+
+Each exits with a message naming what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from dapt.experiments.profile import REPO, checked, dvc
+from dapt.report import Run, collect_runs
+
+GENERAL_STAGE = "general/dvc.yaml:pretrain"
+
+
+def other_profile(runs: list[Run], profile: dict[str, str],
+                  ignore: tuple[str, ...] = ("base_model",)) -> dict[str, str]:
+    """Run name -> the first profile param it ran with another value: a run of another
+    profile (an earlier one), which must neither join this grid's report nor stand in for
+    one of its experiments. ``base_model`` is each checkout's own path to general/model."""
+    found = {}
+    for run in runs:
+        for key, value in profile.items():
+            if key not in ignore and run.params.get(key) != yaml.safe_load(value):
+                found[run.name] = f"{key}={run.params.get(key)!r}, the profile has {value}"
+                break
+    return found
+
+
+def general_checkpoint(rev: str) -> str | None:
+    """The md5 of ``general/model`` in ``general/dvc.lock`` at commit ``rev`` (None where
+    that commit has no such output). ``base_model`` names the folder, not its bytes, so this
+    is what tells the general checkpoints of two grids apart."""
+    proc = subprocess.run(["git", "show", f"{rev}:general/dvc.lock"], cwd=REPO,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    outs = yaml.safe_load(proc.stdout)["stages"]["pretrain"]["outs"]
+    return next((out["md5"] for out in outs if out["path"] == "general/model"), None)
+
+
+
+def general_model_change(status: dict) -> str | None:
+    """How ``general/model`` differs from its entry in ``general/dvc.lock`` ("modified",
+    "deleted", "not in cache"), read from ``dvc status GENERAL_STAGE --json``; None when it
+    matches. Changed deps alone (code edited since the build) do not count: the lock still
+    names the bytes the grid reads."""
+    changes = [entry.get("changed outs", {}) for entry in status.get(GENERAL_STAGE, [])
+               if isinstance(entry, dict)]
+    return next((found for outs in changes if (found := outs.get("general/model"))), None)
+
+
+def check_general_model() -> None:
+    """Fail unless ``general/model`` is the checkpoint the committed ``general/dvc.lock``
+    records: that lock is how a grid's commit names its general checkpoint (``check_joined``)."""
+    status = json.loads(checked(dvc(REPO, "status", GENERAL_STAGE, "--json"),
+                                "dvc status of the general checkpoint").stdout)
+    if change := general_model_change(status):
+        raise SystemExit(f"general/model is {change} against general/dvc.lock: build it with "
+                         "`make general` (dvc repro general/dvc.yaml) and commit general/dvc.lock")
+    if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "general/dvc.lock"],
+                      cwd=REPO).returncode != 0:
+        raise SystemExit("general/dvc.lock has uncommitted changes: commit it, so that the "
+                         "grid's commit records the general checkpoint it reads")
+
+
+def check_joined(paths: list[Path], profile: dict[str, str],
+                 checkpoint: Callable[[str], str | None] = general_checkpoint) -> None:
+    """Fail, naming file, run and param, when a ``--exp-json`` file holds a run of another
+    profile, or naming file and commit when its grid ran from another general checkpoint
+    (``checkpoint(commit)`` differs from ``checkpoint("HEAD")``)."""
+    head = checkpoint("HEAD")
+    for path in paths:
+        shown = json.loads(path.read_text(encoding="utf-8"))
+        for name, why in other_profile(collect_runs(shown)[0], profile).items():
+            raise SystemExit(f"{path}: {name} ran with another profile ({why}); join only "
+                             "grids of the current params_real_cpu.yaml")
+        for rev in {commit["rev"] for commit in shown if commit.get("experiments")}:
+            if (theirs := checkpoint(rev)) != head:
+                raise SystemExit(
+                    f"{path}: its experiments ran at commit {rev[:7]}, whose general/dvc.lock "
+                    f"has another general/model ({theirs}; HEAD: {head}); join only grids of "
+                    "the current general checkpoint")
