@@ -160,6 +160,7 @@ def test_bilstm_crf_head_with_early_stopping_is_saved_and_predicts(data, tmp_pat
     assert score_spans(doc_spans(dev), doc_spans(dev, predicted))["f1"] == metrics["dev"]["f1"]
 
 
+@pytest.mark.slow  # a killed stage process and its rerun
 def test_killed_run_resumes_with_its_best_epoch_and_patience(data, tmp_path):
     overrides = {"finetune.epochs": 12, "finetune.patience": 3}
     reference = tmp_path / "reference"

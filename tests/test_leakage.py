@@ -18,7 +18,7 @@ import pytest
 from tests.helpers import DEMO, mask_annotate, split_and_tokenize, unit_tagger
 
 
-@pytest.fixture(params=["demo", "real"])
+@pytest.fixture(params=["demo", pytest.param("real", marks=pytest.mark.slow)])  # real: ~45 s
 def source(request) -> Path:
     return DEMO if request.param == "demo" else request.getfixturevalue("real_data")
 
