@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup repro test test-fast lint demo-data sweep report general real grid clean
+.PHONY: setup check-env repro test test-fast lint demo-data sweep report general real grid clean
 
 setup: $(STAMP)
 
@@ -15,7 +15,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Can this machine reproduce the committed results bit for bit (dapt.numerics)? repro and
+# general print the answer first and run either way.
+check-env: setup  ## compare this machine's numerical environment with the committed run's
+	$(BIN)/python -m dapt.numerics
+
 repro: setup  ## run the whole pipeline on the demo default
+	-$(BIN)/python -m dapt.numerics
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro
 
 # Two pytest workers of one torch thread each (OMP_NUM_THREADS, inherited by the stages
@@ -59,6 +65,8 @@ GRID ?= --settings token-0.15 no-domain-pretraining token-at-entity-rate entity-
 GRID_ARGS ?=
 
 general: setup  ## build the general-domain checkpoint general/model (once)
+	-$(BIN)/python -m dapt.numerics --params general/params.yaml \
+	  --metrics general/metrics/pretrain.json
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro general/dvc.yaml
 
 real: setup  ## run the whole pipeline with the real-data CPU profile as one experiment

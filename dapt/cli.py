@@ -1,5 +1,10 @@
 """Command-line shape shared by the stage scripts: ``--help``, ``--params``, path flags.
 
+Importing this module pins the numerical environment (``dapt.numerics``) before anything
+loads torch, so stage scripts and commands import it before any module that loads torch
+(``tests/test_numerics.py`` checks each). ``stage_main`` sets torch's thread count from the
+``threads`` param.
+
 A stage declares its inputs and outputs as a ``Paths`` dataclass whose defaults are the
 dvc.yaml paths; ``stage_main`` turns it into flags (``out_dir`` -> ``--out-dir``), loads and
 validates the params file (a bad value stops the stage at once with one line per problem),
@@ -30,6 +35,7 @@ from dataclasses import Field, field, fields
 from pathlib import Path
 from typing import Any
 
+from dapt import numerics
 from dapt.params import PARAMS_FILE, ParamError, Params, load_params
 from dapt.params_schema import stay_offline
 
@@ -39,6 +45,8 @@ except ImportError:  # Windows: no output locks
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("cli")
+
+REPLACED_ENV = numerics.pin_environment()  # none of the imports above loads torch
 
 PARENT_PID = os.getppid()  # at import, compared after prctl: the parent may die in between
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -136,6 +144,13 @@ def stage_main(doc: str | None, paths_type: type, run: Callable[[Params, Any], A
         params = load_params(args.params)  # the whole file is validated before any work
     except ParamError as exc:
         sys.exit(f"{exc}\n(see README: Params are validated)")
+    numerics.use_threads(params["threads"])
+    for name, value in REPLACED_ENV.items():
+        log.info("numerics: %s=%s in the environment replaced by %s (dapt.numerics)", name,
+                 value, numerics.PINNED[name])
+    if "torch" in sys.modules:  # a stage that computes floats
+        for problem in numerics.problems(None, params["threads"]):
+            log.warning("results may not reproduce on other machines: %s", problem)
     if before_run is not None:
         before_run()
     paths = paths_type(**{f.name: getattr(args, f.name) for f in fields(paths_type)})

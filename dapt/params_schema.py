@@ -192,6 +192,7 @@ class Common(Section):
     """The keys both files have."""
 
     seed: NonNegInt
+    threads: PosInt  # torch threads on CPU: part of the experiment (dapt.numerics)
     base_model: Text
     precision: Precision  # whether the machine can run it is checked by the training stages
     mask_strategy: Strategy

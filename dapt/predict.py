@@ -46,6 +46,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from dapt import numerics
 from dapt.cli import setup_logging
 from dapt.data.brat_writer import MANIFEST, file_names, write_brat_folder
 from dapt.data.documents import Document
@@ -67,14 +68,16 @@ def read_input(path: Path, report: ReadReport) -> list[Document]:
     raise FileNotFoundError(f"{path}: no such file or folder")
 
 
-def window_settings(args: argparse.Namespace) -> tuple[int, int]:
-    """(max_len, batch_size): the flags, else the params file's values."""
+def run_settings(args: argparse.Namespace) -> tuple[int, int, int | None]:
+    """(max_len, batch_size, threads): the flags, else the params file's values
+    (``tokenize.max_len``, ``evaluate.batch_size``, ``threads``); the file is read only when
+    ``--max-len`` or ``--batch-size`` is missing (threads None: torch's default)."""
     if args.max_len is not None and args.batch_size is not None:
-        return args.max_len, args.batch_size
+        return args.max_len, args.batch_size, args.threads
     params = load_params(args.params)
     max_len = args.max_len if args.max_len is not None else params["tokenize"]["max_len"]
     batch = args.batch_size if args.batch_size is not None else params["evaluate"]["batch_size"]
-    return max_len, batch
+    return max_len, batch, args.threads if args.threads is not None else params["threads"]
 
 
 def fail(message: str) -> NoReturn:
@@ -98,19 +101,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default=str(PARAMS_FILE),
-                        help="source of the --max-len (tokenize.max_len) and --batch-size "
-                             "(evaluate.batch_size) defaults (%(default)s)")
+                        help="source of the --max-len (tokenize.max_len), --batch-size "
+                             "(evaluate.batch_size) and --threads (threads) defaults "
+                             "(%(default)s)")
     parser.add_argument("--model", default="models/ner", help="save_pretrained NER folder")
     parser.add_argument("--input", required=True, type=Path, help="brat folder or text file")
     parser.add_argument("--output", required=True, type=Path, help="brat output folder")
     parser.add_argument("--max-len", type=int, help="tokens per window incl. [CLS]/[SEP]")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass")
+    parser.add_argument("--threads", type=int, help="torch threads (dapt.numerics)")
     parser.add_argument("--on-error", choices=("skip", "raise"), default="skip")
     args = parser.parse_args(argv)
     setup_logging()
     if args.input.resolve() == args.output.resolve():
         parser.error("--output must differ from --input (it would overwrite the inputs)")
-    max_len, batch_size = window_settings(args)
+    max_len, batch_size, threads = run_settings(args)
+    if threads is not None:
+        numerics.use_threads(threads)
     setting = "--max-len" if args.max_len is not None else f"{args.params}: tokenize.max_len"
     try:
         predictor = NerPredictor.from_pretrained(args.model, max_len, batch_size, setting)

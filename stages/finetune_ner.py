@@ -41,6 +41,7 @@ from dapt.data.contracts import TRAIN, read_ner_windows, write_json
 from dapt.data.documents import read_jsonl
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.ner.bio import label_list, tag_types
+from dapt.numerics import describe
 from dapt.params import Params, as_params
 from dapt.training.arguments import report_speed, run_precision, speed_start
 from dapt.training.checkpoints import ResumableRun
@@ -123,10 +124,12 @@ def run(params: Params, paths: Paths) -> dict | None:
         "train": {"loss": losses[-1] if losses else None, "steps": trainer.state.global_step,
                   "windows": len(train_rows), "epochs": cfg["epochs"], "labels": len(labels),
                   "stopped_early": best.stopped_early},
+        "numerics": describe(params["threads"]),
     }
     pretrained_meta = read_card_meta(paths.pretrained) if cfg["init"] == "pretrained" else {}
     inputs = digest([Path(paths.ner), Path(paths.dev)])
-    write_card(paths.out, ner_card(params, labels, pretrained_meta, inputs, metrics["dev"]))
+    write_card(paths.out, ner_card(params, labels, pretrained_meta, inputs, metrics["dev"],
+                                     metrics["numerics"]))
     write_json(paths.metrics, metrics)
     run_state.finish()  # checkpoints only serve an interrupted run
     log.info("best epoch %d: dev F1 %.4f (P %.4f, R %.4f); saved %s", best.epoch, dev["f1"],

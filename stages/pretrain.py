@@ -39,6 +39,7 @@ from pathlib import Path
 from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import MASKING_RECORD, read_masked, write_json
 from dapt.data.tokenizer_io import load_tokenizer
+from dapt.numerics import describe
 from dapt.params import Params, as_params
 from dapt.training.arguments import report_speed, run_precision, speed_start
 from dapt.training.checkpoints import ResumableRun
@@ -113,6 +114,7 @@ def run(params: Params, paths: Paths) -> dict | None:
             "sequences": len(train_rows),
             "skipped_unmasked": skipped,
         },
+        "numerics": describe(params["threads"]),
     }
     save_model(trainer.model, tokenizer, paths.out)
     masking = json.loads((masked / MASKING_RECORD).read_text(encoding="utf-8"))

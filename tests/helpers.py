@@ -26,7 +26,9 @@ DEMO = REPO / "data" / "demo"
 
 
 def write_params(path: Path, source: Path = REPO / "params.yaml", **overrides) -> Path:
-    """Write ``source`` params with dotted-key overrides to ``path``."""
+    """Write ``source`` params with dotted-key overrides to ``path``; one torch thread
+    unless ``threads`` is given (the suite runs two workers on two cores)."""
+    overrides = {"threads": 1, **overrides}
     params = with_overrides(yaml.safe_load(source.read_text(encoding="utf-8")), overrides)
     path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
@@ -141,6 +143,7 @@ def mask_annotate(params: Path, work: Path, name: str, dev: bool = True, **overr
 
 # A profile small enough that the whole pipeline runs in well under a minute on 2 cores.
 TINY = {
+    "threads": 1,  # two pytest workers on two cores
     "mask_dupe": 1,
     "tokenize.max_len": 64,
     "mask.eval_sequences": 16,

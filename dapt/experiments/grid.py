@@ -17,7 +17,7 @@ with and without the budget, entity_token; on request, entity p=0.5 with each so
 units in unlabeled text, and whole-word and SpanBERT masking at the entity rate.
 
 The queue runs ``--jobs`` experiments at a time with ``--threads`` torch threads each
-(``OMP_NUM_THREADS``; CPU results are identical only at the same thread count, so join
+(the ``threads`` param; CPU results are identical only at the same thread count, so join
 only grids of one thread setting). Then ``dapt.report`` writes ``reports/real_tcm.md`` (+
 png) and ``reports/results/real_tcm.json``: baselines no domain pretraining and the token
 settings at measured rates (plus ``--baseline``), the reference rows of
@@ -180,8 +180,9 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"run these settings (default: {' '.join(DEFAULT_SETTINGS)}; "
                              f"on request: {' '.join(ON_REQUEST)})")
     parser.add_argument("--jobs", type=int, default=1, help="experiments at a time")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="torch threads per experiment (%(default)s)")
+    parser.add_argument("--threads", type=int,
+                        help="the `threads` param of every experiment (torch threads; "
+                             "default: params.yaml's)")
     parser.add_argument("--exp-json", type=Path, action="append", default=[],
                         help="saved `dvc exp show --json` of an earlier grid: its finished "
                              "experiments join the report and are not run again")
@@ -198,8 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(wanted) - set(SETTING_NAMES)
     if unknown:
         raise SystemExit(f"unknown settings {sorted(unknown)}; known: {SETTING_NAMES}")
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # dvc() passes it to the queue
     profile = profile_overrides(args.data)
+    if args.threads is not None:
+        profile["threads"] = str(args.threads)
     check_joined(args.exp_json, profile)
     if not args.dry_run:
         check_general_model()

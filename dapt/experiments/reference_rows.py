@@ -26,8 +26,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dapt.cli import setup_logging  # first: pins the numerical environment before torch loads
+
+# isort: split
 from dapt.char_taggers import bilstm_crf, feature_crf
-from dapt.cli import setup_logging
 from dapt.data.contracts import write_json
 from dapt.data.documents import Document, read_jsonl
 from dapt.ner.scoring import doc_spans, score_spans

@@ -2,7 +2,8 @@
 
 A card is YAML front matter (``language``, ``library_name``, ``pipeline_tag``, ``tags``,
 ``base_model`` when there is one, ``metrics``/``model-index``, and a ``dapt`` block with the
-masking params, training params and input digests that made the model) followed by a short
+masking params, training params, input digests and numerical environment that made the
+model) followed by a short
 Markdown body: what the model is, how it was made, its scores and how to load it. So a
 folder pushed to a hub or a DVC remote explains itself. Cards are deterministic: no dates,
 no absolute paths of the machine (local ``base_model`` folders are shown by name).
@@ -91,7 +92,7 @@ def pretrained_card(params: Mapping[str, Any], masking: Mapping[str, Any],
     record = {"masking": dict(masking), "pretrain": dict(params["pretrain"]),
               "seed": params["seed"], "base_model": shown_model(base),
               "scratch": dict(params["scratch"]) if base == SCRATCH else None,
-              "inputs_sha256": dict(inputs)}
+              "inputs_sha256": dict(inputs), "numerics": metrics.get("numerics")}
     evals = metrics["eval"]
     meta = {"language": ["zh"], "library_name": "transformers", "pipeline_tag": "fill-mask",
             "tags": TAGS, **_hub_base(base), "datasets_note": DATASET,
@@ -119,16 +120,18 @@ def pretrained_card(params: Mapping[str, Any], masking: Mapping[str, Any],
 
 
 def ner_card(params: Mapping[str, Any], labels: list[str], pretrained_meta: Mapping[str, Any],
-             inputs: Mapping[str, str], dev: Mapping[str, Any]) -> str:
+             inputs: Mapping[str, str], dev: Mapping[str, Any],
+             numerics: Mapping[str, Any] | None = None) -> str:
     """Card of ``models/ner``: token classification fine-tuned from the pretrained model
-    (or from ``base_model`` with ``finetune.init: base``)."""
+    (or from ``base_model`` with ``finetune.init: base``); ``numerics``: the numerical
+    environment of the run (``dapt.numerics.describe``)."""
     cfg = params["finetune"]
     from_pretrained = cfg["init"] == "pretrained"
     start = "models/pretrained" if from_pretrained else shown_model(params["base_model"])
     record = {"init": cfg["init"], "start": start, "finetune": dict(cfg), "seed": params["seed"],
               "max_len": params["tokenize"]["max_len"], "labels": list(labels),
               "pretraining": (pretrained_meta.get("dapt") if from_pretrained else None),
-              "inputs_sha256": dict(inputs)}
+              "inputs_sha256": dict(inputs), "numerics": dict(numerics or {}) or None}
     meta = {
         "language": ["zh"], "library_name": "transformers",
         "pipeline_tag": "token-classification", "tags": [*TAGS, "ner"],
