@@ -14,9 +14,9 @@ stage or command loads torch) sets, overriding whatever the user's environment h
   OMP_DYNAMIC=FALSE          OpenMP may not change the thread count between regions
                              (``OMP_DYNAMIC=true`` changed losses here)
 
-Each one changed the trained weights on this project's machines when set otherwise (the
-probe in ``bench/numerics_cost.py --probe``). AVX2 (with FMA) is what every supported machine
-has: the project's AVX-512 machines run the same AVX2 kernels. The thread count is the
+Each one changed the trained weights on this project's machines when set otherwise
+(``python -m bench.numerics_cost --probe``). AVX2 (with FMA) is what every supported
+machine has: the project's AVX-512 machines run the same AVX2 kernels. The thread count is the
 ``threads`` param (``use_threads``): identical bytes across thread counts are not possible
 (reductions are split per thread, also in MKL's strict mode), so it is part of the
 experiment and DVC tracks it. On a GPU none of this applies (CUDA kernels are not bitwise
