@@ -4,7 +4,7 @@ Not run in CI. Each probe runs the pretrain stage itself (``stages.pretrain``) o
 ``--stride``-th masked copy of the general pipeline (general/data/masked, made by its
 mask-annotate stage) with ``pretrain.*`` overrides, and prints the MLM eval loss and
 accuracy on the pipeline's 256 held-out sequences, with the minutes. One probe at a time,
-``OMP_NUM_THREADS`` threads; the linear schedule decays to 0 within each probe.
+general/params.yaml's ``threads``; the linear schedule decays to 0 within each probe.
 
     python -m dapt.experiments.general_probe --probe lr1e-3 learning_rate=1e-3 \
         --probe lr3e-3 learning_rate=3e-3 --probe b16 batch_size=16 learning_rate=2e-3

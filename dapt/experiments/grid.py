@@ -4,7 +4,7 @@ r"""The real-data masking grid through DVC's queue: settings x seeds, then the r
     dapt-grid --dry-run         # print the experiments it would queue
     dapt-grid --resume          # after an interruption: finish what is missing
     dapt-grid --settings token-0.15 entity-0.5 --seeds 4 5 \
-        --exp-json reports/results/exp_show_e8_jobs2_six_settings.json  # more seeds, joined
+        --exp-json /tmp/dapt-real-grid/exp_show.json  # more seeds, joined to a saved grid
 
 (``dapt-grid`` is ``python -m dapt.experiments.grid``.) Runs in a fresh clone of the
 committed HEAD (``--clone``) whose DVC cache holds this repository's objects and the data
