@@ -66,17 +66,21 @@ def worker(profile: str, steps: int) -> dict:
 
         def step() -> torch.Tensor:
             ids = torch.randint(5, VOCAB, (BATCH, LENGTH), generator=g)
-            labels = ids.masked_fill(torch.rand(BATCH, LENGTH, generator=g) > MASKED, -100)
-            return model(input_ids=ids, labels=labels, mlm_positions=labels != -100).loss
+            positions = torch.rand(BATCH, LENGTH, generator=g) < MASKED
+            logits = model(input_ids=ids, mlm_positions=positions).logits
+            return torch.nn.functional.cross_entropy(logits, ids[positions])
     else:
+        from dapt.ner.bio import label_list
         from dapt.ner.heads import BertCrfForTokenClassification
 
-        config.update({"num_labels": 27, "ner_head": "bilstm_crf", "lstm_hidden_size": 192})
+        labels_ = label_list([f"T{i}" for i in range(13)])  # O + B-/I- of 13 types: 27
+        config.update({"id2label": dict(enumerate(labels_)), "ner_head": "bilstm_crf",
+                       "lstm_hidden_size": 192})
         model = BertCrfForTokenClassification(config)
 
         def step() -> torch.Tensor:
             ids = torch.randint(5, VOCAB, (BATCH, LENGTH), generator=g)
-            labels = torch.randint(0, 27, (BATCH, LENGTH), generator=g)
+            labels = torch.randint(0, len(labels_), (BATCH, LENGTH), generator=g)
             labels[:, 0] = labels[:, -1] = -100
             return model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)

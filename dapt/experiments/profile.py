@@ -65,6 +65,15 @@ def apply_overrides(params: dict, overrides: Mapping[str, str]) -> dict:
     return params
 
 
+def write_clone_params(clone: Path, overrides: dict[str, str]) -> None:
+    """The committed params.yaml of the clone with dotted ``key=value`` overrides applied."""
+    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=clone, check=True)
+    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
+    apply_overrides(params, overrides)
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True,
+                                                      sort_keys=False), encoding="utf-8")
+
+
 def dvc_env(**extra: str) -> dict[str, str]:
     """Environment of a dvc call: this interpreter's bin folder first on PATH,
     ``DVC_NO_ANALYTICS=1``, ``HOME``, and of the caller's environment only the thread count

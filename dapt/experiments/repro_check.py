@@ -25,10 +25,10 @@ import yaml
 from dapt.experiments.profile import (
     REAL_DATA,
     REPO,
-    apply_overrides,
     checked,
     dvc,
     profile_overrides,
+    write_clone_params,
 )
 
 SETTING = ["mask_strategy=token", "mask_prob=0.15", "mask_budget=null", "seed=1"]
@@ -44,10 +44,7 @@ def run_clone(clone: Path, overrides: dict[str, str], env: dict[str, str]) -> fl
     if clone.exists():
         shutil.rmtree(clone)
     checked(subprocess.run(["git", "clone", "-q", str(REPO), str(clone)]), "git clone")
-    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
-    (clone / "params.yaml").write_text(yaml.safe_dump(apply_overrides(params, overrides),
-                                                      allow_unicode=True, sort_keys=False),
-                                       encoding="utf-8")
+    write_clone_params(clone, overrides)
     start = time.monotonic()
     checked(dvc(clone, "repro", env=env), f"dvc repro in {clone}")
     return (time.monotonic() - start) / 60

@@ -21,15 +21,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import yaml
-
 from dapt.experiments.profile import (
     REAL_DATA,
     REPO,
-    apply_overrides,
     checked,
     dvc,
     profile_overrides,
+    write_clone_params,
 )
 
 RESULTS = REPO / "reports" / "results" / "tuning.json"
@@ -44,15 +42,6 @@ def ensure_clone(clone: Path) -> None:
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "fetch", "-q", str(REPO), "HEAD"], check=True)
     subprocess.run(["git", "-C", str(clone), "reset", "-q", "--hard", "FETCH_HEAD"], check=True)
-
-
-def write_clone_params(clone: Path, overrides: dict[str, str]) -> None:
-    """The committed params.yaml of the clone with dotted ``key=value`` overrides applied."""
-    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=clone, check=True)
-    params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
-    apply_overrides(params, overrides)
-    (clone / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True,
-                                                      sort_keys=False), encoding="utf-8")
 
 
 def run_setting(clone: Path, name: str, overrides: dict[str, str]) -> dict:
