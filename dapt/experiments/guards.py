@@ -50,7 +50,6 @@ def general_checkpoint(rev: str) -> str | None:
     return next((out["md5"] for out in outs if out["path"] == "general/model"), None)
 
 
-
 def general_model_change(status: dict) -> str | None:
     """How ``general/model`` differs from its entry in ``general/dvc.lock`` ("modified",
     "deleted", "not in cache"), read from ``dvc status GENERAL_STAGE --json``; None when it
