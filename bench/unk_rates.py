@@ -26,7 +26,8 @@ from pathlib import Path
 from dapt.data.chinese_vocab import chinese_tokenizer
 from dapt.data.documents import read_jsonl
 from dapt.data.encoding import CharEncoder
-from dapt.data.readers import ReadReport, read_brat_folder
+from dapt.data.formats.brat import read_brat_folder
+from dapt.data.readers import ReadReport
 from dapt.data.tokenizer_io import load_tokenizer, train_scratch_tokenizer
 from dapt.params import load_params
 

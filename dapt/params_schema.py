@@ -73,8 +73,12 @@ ResourceFile = Annotated[str | None, AfterValidator(existing_file)]
 
 
 class Data(Section):
-    labeled_dir: Text  # brat folder with .ann files
-    unlabeled_dir: str | None  # brat folder of unannotated text (null/empty: none)
+    format: Literal["auto", "brat", "conll", "cluener", "cmeee", "doccano", "hf", "jsonl"]
+    labeled_dir: Text  # folder or file of annotated documents in `format`
+    unlabeled_dir: str | None  # unannotated documents in `format` (null/empty: none)
+    tag_scheme: Literal["auto", "bio", "iob1", "bioes", "bmes"]  # conll and hf tags
+    conll_documents: Literal["auto", "sentences"]
+    nested: Literal["outermost", "innermost", "longest_first", "error"]
     corpus_file: str | None  # one document per line (null/empty: none)
     lexicon_file: ResourceFile  # `surface<TAB>TYPE` lines merged with the train lexicon
 

@@ -1,4 +1,5 @@
-"""predict: run a fine-tuned NER model on new documents, write brat standoff.
+"""predict: run a fine-tuned NER model on new documents, write them with their entities in
+brat standoff (default) or another format (``--format``).
 
 Model (``--model``): a ``save_pretrained`` NER folder, loaded before the input is read. A
 path (anything that exists, contains ``/`` or starts with ``.``) never goes to the network:
@@ -6,17 +7,21 @@ a missing folder, or one without config.json, weights or tokenizer files, fails 
 naming the folder and the missing piece. A bare name is a hub id (``dapt.ner.heads``).
 ``--max-len`` must lie between 3 and the model's ``max_position_embeddings``.
 
-Input (``--input``)
+Input (``--input``; ``--input-format text``, the default)
   a folder   its ``*.txt`` files, one document each (id = file name without ``.txt``);
              any ``.ann`` files there are ignored
   a file     plain UTF-8 text, one document per non-empty line (id = ``<stem>:<line>``,
              the 1-based line number; blank lines are skipped)
+With ``--input-format auto|conll|cluener|cmeee|doccano|hf|jsonl`` the input is read in that
+format (``dapt.data.formats``), its labels ignored: e.g. CMeEE's unlabeled test file.
 Unreadable, non-UTF-8, binary (a C0 control character other than tab, line feed, vertical
 tab, form feed, carriage return) and empty files are skipped (in a corpus file: the bad
 line), each reported on stderr as ``file:line: reason`` and counted; with ``--on-error
 raise`` the first one stops the run with ``InputError`` (``dapt.data.readers``).
 
-Output (``--output``): per document ``<name>.txt`` (its text) and ``<name>.ann``
+Output (``--output``), ``--format conll|cluener|cmeee|doccano``: one file in that format
+(``--tag-scheme`` for CoNLL tags; CLUENER and CMeEE with their inclusive ends).
+``--format brat`` (default): a folder, per document ``<name>.txt`` (its text) and ``<name>.ann``
 (predicted entities ``T<k>\\tTYPE start end\\tsurface``, character offsets into the
 ``.txt``), a folder that ``dapt.data.readers.read_brat_folder`` loads. For a folder input
 ``<name>`` is the input file's own (``a b.txt`` stays ``a b.txt``). Corpus ids are renamed
@@ -34,8 +39,10 @@ files and the ``manifest.tsv`` of an earlier run are removed, other files are ke
 of ``--max-len`` tokens (``dapt.ner.inference``); ``--max-len`` and ``--batch-size``
 default to ``tokenize.max_len`` and ``evaluate.batch_size`` of the params file.
 
-Example
+Examples
   python -m dapt.predict --model models/ner --input leaflets/ --output predicted/
+  python -m dapt.predict --input CMeEE_test.json --input-format cmeee --format cmeee \\
+      --output CMeEE_test_pred.json
 """
 
 from __future__ import annotations
@@ -48,9 +55,12 @@ from typing import NoReturn
 
 from dapt import numerics
 from dapt.cli import setup_logging
-from dapt.data.brat_writer import MANIFEST, file_names, write_brat_folder
 from dapt.data.documents import Document
-from dapt.data.readers import ReadReport, read_brat_folder, read_corpus_file
+from dapt.data.formats.base import ReadOptions
+from dapt.data.formats.brat import MANIFEST, file_names, read_brat_folder, write_brat_folder
+from dapt.data.formats.registry import NAMES, read_documents, write_documents
+from dapt.data.formats.tags import SCHEMES
+from dapt.data.readers import ReadReport, read_corpus_file
 from dapt.ner.heads import ModelFolderError
 from dapt.ner.inference import NerPredictor
 from dapt.params import PARAMS_FILE, load_params
@@ -59,8 +69,11 @@ log = logging.getLogger("predict")
 RENAMES_SHOWN = 10  # renames logged one by one; the manifest holds them all
 
 
-def read_input(path: Path, report: ReadReport) -> list[Document]:
-    """Documents of a brat folder (text only) or of a one-document-per-line text file."""
+def read_input(path: Path, report: ReadReport, fmt: str = "text") -> list[Document]:
+    """Documents of a folder of ``.txt`` files or a one-document-per-line text file
+    (``text``), or of a file or folder in a registry format (labels ignored)."""
+    if fmt != "text":
+        return read_documents(path, report, ReadOptions(labeled=False), fmt)[0]
     if path.is_dir():
         return read_brat_folder(path, report, labeled=False)
     if path.is_file():
@@ -105,8 +118,17 @@ def main(argv: list[str] | None = None) -> None:
                              "(evaluate.batch_size) and --threads (threads) defaults "
                              "(%(default)s)")
     parser.add_argument("--model", default="models/ner", help="save_pretrained NER folder")
-    parser.add_argument("--input", required=True, type=Path, help="brat folder or text file")
-    parser.add_argument("--output", required=True, type=Path, help="brat output folder")
+    parser.add_argument("--input", required=True, type=Path,
+                        help="folder of .txt files or text file, or --input-format data")
+    parser.add_argument("--input-format", default="text", choices=("text", "auto", *NAMES),
+                        help="how to read --input (%(default)s: see above)")
+    parser.add_argument("--output", required=True, type=Path,
+                        help="output folder (brat) or file (other formats)")
+    parser.add_argument("--format", default="brat",
+                        choices=("brat", "conll", "cluener", "cmeee", "doccano", "jsonl"),
+                        help="output format (%(default)s)")
+    parser.add_argument("--tag-scheme", default="bio", choices=SCHEMES,
+                        help="tags of --format conll (%(default)s)")
     parser.add_argument("--max-len", type=int, help="tokens per window incl. [CLS]/[SEP]")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass")
     parser.add_argument("--threads", type=int, help="torch threads (dapt.numerics)")
@@ -127,20 +149,24 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc))
 
     report = ReadReport(on_error=args.on_error)
-    docs = read_input(args.input, report)
+    docs = read_input(args.input, report, args.input_format)
     for entry in report.skipped:
         log.warning("skipped %s", entry)
     if not docs:
         fail(f"{args.input}: no documents to predict")
-    verbatim = args.input.is_dir()  # ids are file stems: keep them
-    try:
-        names = file_names(docs, verbatim)
-    except ValueError as exc:
-        fail(str(exc))
-    log_renames(docs, names, args.output)
+    verbatim = args.input.is_dir() and args.input_format == "text"  # ids are file stems
+    if args.format == "brat":
+        try:
+            names = file_names(docs, verbatim)
+        except ValueError as exc:
+            fail(str(exc))
+        log_renames(docs, names, args.output)
     predicted = predictor.predict(docs)
     out_docs = [Document(d.id, d.text, ents) for d, ents in zip(docs, predicted)]
-    write_brat_folder(args.output, out_docs, verbatim)
+    if args.format == "brat":
+        write_brat_folder(args.output, out_docs, verbatim)
+    else:
+        write_documents(args.output, out_docs, args.format, args.tag_scheme)
     log.info("%d documents, %d entities written to %s (%d input problems skipped)",
              len(out_docs), sum(len(e) for e in predicted), args.output, len(report.skipped))
 

@@ -1,7 +1,8 @@
 """split stage: read and validate the raw inputs, split labeled documents by document.
 
 Writes ``data/split/{train,dev,test,unlabeled}.jsonl`` and ``metrics/data.json`` (documents,
-characters and entities per split; every skipped input with its file, line and reason).
+characters and entities per split; the format each input was read in; what the nested
+policy dropped; every skipped or repaired input with its file, line and reason).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from dapt.cli import path_flag, stage_main
 from dapt.data.contracts import SPLITS, UNLABELED, split_file, write_json
 from dapt.data.documents import write_jsonl
-from dapt.data.splitting import corpus_summary, read_inputs, split_labeled
+from dapt.data.splitting import corpus_summary, nested_summary, read_inputs, split_labeled
 from dapt.params import Params, as_params
 
 log = logging.getLogger("split")
@@ -28,7 +29,7 @@ def run(params: Params, paths: Paths) -> dict:
     """Read, validate and split the inputs; returns the data report."""
     params = as_params(params)
     cfg = params["split"]
-    labeled, unlabeled, report = read_inputs(params["data"], cfg["on_error"])
+    labeled, unlabeled, report, read_as = read_inputs(params["data"], cfg["on_error"])
     parts = split_labeled(labeled, cfg["dev_size"], cfg["test_size"], cfg["seed"])
     parts[UNLABELED] = unlabeled
     for name in SPLITS:
@@ -36,11 +37,18 @@ def run(params: Params, paths: Paths) -> dict:
         log.info("%s: %d documents", name, len(parts[name]))
     for entry in report.skipped:
         log.warning("skipped %s", entry)
+    for entry in report.repaired:
+        log.warning("repaired %s", entry)
     metrics = {name: corpus_summary(parts[name]) for name in SPLITS}
+    metrics["format"] = read_as
+    metrics["nested"] = nested_summary(params["data"]["nested"], report)
     metrics["skipped"] = [s.as_dict() for s in report.skipped]
+    metrics["repaired"] = [s.as_dict() for s in report.repaired]
     metrics["ignored"] = dict(sorted(report.ignored.items()))
     write_json(paths.metrics, metrics)
-    log.info("%d skipped, ignored: %s", len(report.skipped), metrics["ignored"])
+    log.info("read %s; %d skipped, %d repaired, %d nested spans dropped (%s); ignored: %s",
+             read_as, len(report.skipped), len(report.repaired), sum(report.nested.values()),
+             metrics["nested"]["policy"], metrics["ignored"])
     return metrics
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from dapt.data import atomic
 from dapt.data.atomic import atomic_dir, atomic_file, write_bytes
-from dapt.data.brat_writer import write_brat_folder
 from dapt.data.contracts import NER_SCHEMA, write_json, write_rows
 from dapt.data.documents import Document, Entity, write_jsonl
+from dapt.data.formats.brat import write_brat_folder
 from tests.helpers import REPO
 
 

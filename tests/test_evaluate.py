@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from dapt.data.brat_writer import ann_text, file_stem, write_brat_folder
 from dapt.data.documents import Document, Entity, read_jsonl, write_jsonl
 from dapt.data.encoding import CharEncoder
-from dapt.data.readers import ReadReport, read_brat_folder
+from dapt.data.formats.brat import ann_text, file_stem, read_brat_folder, write_brat_folder
+from dapt.data.readers import ReadReport
 from dapt.data.windows import entity_token_spans
 from dapt.ner.bio import bio_tags
 from dapt.ner.inference import NerPredictor, sliding_windows

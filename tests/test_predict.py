@@ -12,7 +12,8 @@ import huggingface_hub.constants as hub_constants
 import pytest
 
 from dapt.data.documents import Document
-from dapt.data.readers import InputError, ReadReport, read_brat_folder, read_corpus_file
+from dapt.data.formats.brat import read_brat_folder
+from dapt.data.readers import InputError, ReadReport, read_corpus_file
 from dapt.ner.heads import ModelFolderError, model_source
 from dapt.ner.inference import NerPredictor
 from dapt.params_schema import HUB_ENV, looks_like_hub_id

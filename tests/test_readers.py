@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from dapt.data.formats.brat import read_brat_folder
 from dapt.data.readers import (
     InputError,
     ReadReport,
     drop_duplicate_ids,
-    read_brat_folder,
     read_corpus_file,
 )
 from tests.helpers import run_module, write_brat, write_params
@@ -68,17 +68,28 @@ def test_notes_relations_attributes_are_ignored_and_counted(tmp_path):
     assert report.ignored == {"ann_lines_#": 1, "ann_lines_R": 1, "ann_lines_A": 1}
 
 
-@pytest.mark.parametrize("first, second, kind", [
-    ("T1\tSYMPTOM 10 14\t用于头痛", "T2\tSYMPTOM 12 14\t头痛", "nested"),
-    ("T1\tSYMPTOM 10 13\t用于头", "T2\tSYMPTOM 12 14\t头痛", "overlapping"),
-    ("T1\tSYMPTOM 12 14\t头痛", "T2\tDISEASE 12 14\t头痛", "duplicate"),
+@pytest.mark.parametrize("first, second, kept, line, kind", [
+    ("T1\tSYMPTOM 10 14\t用于头痛", "T2\tSYMPTOM 12 14\t头痛", (10, 14), 2, "nested in"),
+    ("T1\tSYMPTOM 10 13\t用于头", "T2\tSYMPTOM 12 14\t头痛", (10, 13), 2, "crosses"),
+    # same span, two types: the type that sorts first stays (DISEASE), whatever the line order
+    ("T1\tSYMPTOM 12 14\t头痛", "T2\tDISEASE 12 14\t头痛", (12, 14), 1, "same span as"),
 ])
-def test_overlapping_and_nested_spans(tmp_path, first, second, kind):
+def test_overlapping_and_nested_spans_follow_the_nested_policy(tmp_path, first, second, kept,
+                                                               line, kind):
     write_brat(tmp_path, "1", TEXT, f"{first}\n{second}\n")
     docs, report = read(tmp_path)
-    assert len(docs[0].entities) == 1
-    [(file, line_no, why)] = reasons(report)
-    assert line_no == 2 and why.startswith(kind)
+    [entity] = docs[0].entities
+    assert (entity.start, entity.end) == kept and len(docs[0].nested) == 1
+    assert report.skipped == [] and sum(report.nested.values()) == 1
+    with pytest.raises(InputError, match=f"1.ann:{line}: span .* {kind} .*data.nested: error"):
+        read_brat_folder(tmp_path, ReadReport(), nested="error")
+
+
+def test_a_span_given_twice_is_one_span_counted_as_a_duplicate(tmp_path):
+    write_brat(tmp_path, "1", TEXT, "T1\tSYMPTOM 12 14\t头痛\nT2\tSYMPTOM 12 14\t头痛\n")
+    docs, report = read(tmp_path)
+    assert len(docs[0].entities) == 1 and docs[0].nested == []
+    assert report.ignored["duplicate_spans"] == 1 and report.skipped == []
 
 
 def test_missing_empty_and_orphan_files(tmp_path):

@@ -22,25 +22,39 @@ class Entity:
 
 @dataclass
 class Document:
+    """A document and its gold spans: ``entities`` is flat (no two overlap: what the NER
+    heads learn); ``nested`` holds the spans the ``data.nested`` policy took out of a nested
+    or crossing set (``dapt.data.nested``), so ``entities + nested`` is the full gold."""
+
     id: str
     text: str
     entities: list[Entity] = field(default_factory=list)
+    nested: list[Entity] = field(default_factory=list)
 
     def to_json(self) -> str:
-        record = {
-            "id": self.id,
-            "text": self.text,
-            "entities": [
-                {"type": e.type, "start": e.start, "end": e.end, "text": e.text}
-                for e in self.entities
-            ],
-        }
+        """One JSON line; the ``nested`` key only when there are nested spans."""
+        record = {"id": self.id, "text": self.text, "entities": entity_records(self.entities)}
+        if self.nested:
+            record["nested"] = entity_records(self.nested)
         return json.dumps(record, ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, record: dict) -> Document:
-        entities = [Entity(e["start"], e["end"], e["type"], e["text"]) for e in record["entities"]]
-        return cls(id=str(record["id"]), text=record["text"], entities=entities)
+        return cls(id=str(record["id"]), text=record["text"],
+                   entities=[entity_of(e) for e in record["entities"]],
+                   nested=[entity_of(e) for e in record.get("nested", [])])
+
+    @property
+    def full_gold(self) -> list[Entity]:
+        return sorted(self.entities + self.nested)
+
+
+def entity_records(entities: Iterable[Entity]) -> list[dict]:
+    return [{"type": e.type, "start": e.start, "end": e.end, "text": e.text} for e in entities]
+
+
+def entity_of(record: dict) -> Entity:
+    return Entity(record["start"], record["end"], record["type"], record["text"])
 
 
 def write_jsonl(path: Path | str, docs: Iterable[Document]) -> int:
@@ -64,7 +78,7 @@ def read_jsonl(path: Path | str) -> list[Document]:
                 doc = Document.from_dict(json.loads(line))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{line_no}: not a document record ({exc})") from exc
-            for e in doc.entities:
+            for e in doc.entities + doc.nested:
                 if doc.text[e.start : e.end] != e.text:
                     raise ValueError(f"{path}:{line_no}: entity {e} does not match its text")
             docs.append(doc)

@@ -1,4 +1,5 @@
-"""Input readers with validation: brat folders, raw corpus files and lexicon files.
+"""What every input reader shares: the skip-or-raise report, decoding, span checks, and the
+readers of raw corpus files and lexicon files (document formats: ``dapt.data.formats``).
 
 Policy for bad input (documented in README "Input validation"):
 
@@ -14,10 +15,10 @@ Binary input: text with a C0 control character other than ``\\t \\n \\v \\f \\r`
 an escape sequence, ...) is bad input like undecodable bytes, skipped at the line of the
 first one. Other characters, private-use ones (category Co) included, are text.
 
-Offsets: brat offsets count characters of the decoded file exactly as stored.
-CRLF line ends are kept, so ``\\r`` is one character and offsets stay valid.
-A UTF-8 byte-order mark is not part of the text: it is removed and offsets
-refer to the text after it (as brat's own reader does with ``utf-8-sig``).
+Offsets count characters of the decoded text exactly as stored. CRLF line ends are kept,
+so ``\\r`` is one character and offsets stay valid. A UTF-8 byte-order mark is not part of
+the text: it is removed and offsets refer to the text after it (as brat's own reader does
+with ``utf-8-sig``).
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ from pathlib import Path
 from dapt.data.documents import Document, Entity
 
 TYPE = re.compile(r"\S+")
-ENTITY_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
-IGNORED_KINDS = ("#", "R", "A", "E", "M", "N", "*")
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")  # C0 controls but \t \n \v \f \r
 
 
@@ -57,17 +56,67 @@ class Skip:
 
 @dataclass
 class ReadReport:
-    """What a reader skipped and what it ignored on purpose."""
+    """What a reader skipped, repaired (invalid tag sequences) and ignored on purpose."""
 
     on_error: str = "skip"
     skipped: list[Skip] = field(default_factory=list)
     ignored: Counter = field(default_factory=Counter)
+    repaired: list[Skip] = field(default_factory=list)
+    nested: Counter = field(default_factory=Counter)  # spans data.nested dropped, per type
+    nested_documents: int = 0
 
     def skip(self, file: Path | str, line: int | None, reason: str) -> None:
         entry = Skip(str(file), line, reason)
         if self.on_error == "raise":
             raise InputError(str(entry))
         self.skipped.append(entry)
+
+    def repair(self, file: Path | str, line: int | None, reason: str) -> None:
+        """Record a problem that was repaired, not skipped (raised like a skip)."""
+        entry = Skip(str(file), line, reason)
+        if self.on_error == "raise":
+            raise InputError(str(entry))
+        self.repaired.append(entry)
+
+
+@dataclass
+class SourceDoc:
+    """A document as a format reader found it, before the nested policy: its entities may
+    overlap; ``where`` is the file and line of the document, ``lines`` the line of each entity
+    (for located errors)."""
+
+    doc: Document
+    file: str
+    line: int | None = None
+    lines: list[int | None] = field(default_factory=list)
+
+    def add(self, entity: Entity, line: int | None) -> None:
+        self.doc.entities.append(entity)
+        self.lines.append(line)
+
+
+def check_span(text: str, start: object, end: object, etype: object, surface: str | None,
+               file: str, line: int | None, report: ReadReport) -> Entity | None:
+    """The entity ``text[start:end]`` of type ``etype``, or None (a recorded skip) when the
+    offsets are not integers, empty, reversed or out of range, the type is not one word, the
+    span crosses a line break, or ``surface`` (when the format gives one) differs from the
+    text there."""
+    if type(start) is not int or type(end) is not int:
+        reason = f"offsets {start!r}-{end!r} are not integers"
+    elif not isinstance(etype, str) or not TYPE.fullmatch(etype):
+        reason = f"entity type {etype!r} is not one word"
+    elif not 0 <= start < end:
+        reason = f"empty or reversed span {start}-{end}"
+    elif end > len(text):
+        reason = f"span {start}-{end} out of range ({len(text)} chars)"
+    elif surface is not None and text[start:end] != surface:
+        reason = f"span text {surface!r} != document text {text[start:end]!r}"
+    elif "\n" in text[start:end] or "\r" in text[start:end]:
+        reason = f"span {start}-{end} crosses a line break"
+    else:
+        return Entity(start, end, etype, text[start:end])
+    report.skip(file, line, reason)
+    return None
 
 
 def shown(path: Path) -> str:
@@ -111,123 +160,6 @@ def decode_text(path: Path, report: ReadReport, count: bool = True) -> str | Non
     if "\r\n" in text:
         report.ignored["crlf_documents"] += count
     return text
-
-
-def parse_ann(path: Path, raw: str, text: str, report: ReadReport) -> list[Entity]:
-    """Parse and validate one .ann file against its text; drop bad or overlapping spans."""
-    candidates: list[tuple[Entity, int]] = []
-    for line_no, line in enumerate(raw.split("\n"), 1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        if line[0] in IGNORED_KINDS:
-            report.ignored[f"ann_lines_{line[0]}"] += 1
-            continue
-        if not line.startswith("T"):
-            report.skip(path, line_no, f"unknown annotation line kind {line[:1]!r}")
-            continue
-        match = ENTITY_LINE.match(line)
-        if not match:
-            report.skip(path, line_no, "malformed line (want T<n> TAB TYPE start end TAB text)")
-            continue
-        _, etype, spans, surface = match.groups()
-        if ";" in spans:
-            report.skip(path, line_no, f"discontinuous span {spans!r} is not supported")
-            continue
-        start, end = (int(x) for x in spans.split())
-        if start >= end:
-            report.skip(path, line_no, f"empty or reversed span {start}-{end}")
-            continue
-        if end > len(text):
-            report.skip(path, line_no, f"span {start}-{end} out of range ({len(text)} chars)")
-            continue
-        if text[start:end] != surface:
-            report.skip(
-                path, line_no, f"span text {surface!r} != document text {text[start:end]!r}"
-            )
-            continue
-        candidates.append((Entity(start, end, etype, surface), line_no))
-    return skip_conflicting_spans(path, candidates, report)
-
-
-def skip_conflicting_spans(
-    path: Path, candidates: list[tuple[Entity, int]], report: ReadReport
-) -> list[Entity]:
-    """Keep spans greedily by (start, longest first); skip duplicates and overlaps."""
-    kept: list[Entity] = []
-    for entity, line_no in sorted(candidates, key=lambda c: (c[0].start, -c[0].end, c[1])):
-        if kept and entity.start < kept[-1].end:
-            other = kept[-1]
-            kind = "duplicate" if (entity.start, entity.end) == (other.start, other.end) else (
-                "nested" if entity.end <= other.end else "overlapping"
-            )
-            report.skip(
-                path, line_no, f"{kind} span {entity.start}-{entity.end} "
-                f"({entity.type}) conflicts with {other.start}-{other.end} ({other.type})"
-            )
-            continue
-        kept.append(entity)
-    return kept
-
-
-def valid_name(path: Path, report: ReadReport) -> bool:
-    """File names become document ids: they must be valid UTF-8 (skipped otherwise)."""
-    try:
-        path.name.encode("utf-8")
-    except UnicodeEncodeError:
-        report.skip(shown(path), None, "file name is not valid UTF-8")
-        return False
-    return True
-
-
-def doc_id_of(path: Path) -> str:
-    return path.stem
-
-
-def read_brat_folder(
-    folder: Path | str, report: ReadReport, labeled: bool = True, allow_empty_ann: bool = False
-) -> list[Document]:
-    """Read ``*.txt`` (+ ``*.ann`` when labeled) from a folder, sorted by id.
-
-    An empty ``.ann`` drops its document from labeled training data (it is more likely an
-    unfinished annotation than a leaflet without entities) unless ``allow_empty_ann`` is set,
-    as for model predictions, where it means "no entity found".
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder")
-    texts = {}
-    for path in sorted(folder.glob("*.txt")):
-        if valid_name(path, report):
-            texts[path.stem] = path
-    if labeled:
-        for ann in sorted(folder.glob("*.ann")):
-            if valid_name(ann, report) and ann.stem not in texts:
-                report.skip(ann, None, "no matching .txt file")
-    docs = []
-    for stem in sorted(texts, key=sort_key):
-        txt_path = texts[stem]
-        text = decode_text(txt_path, report)
-        if text is None:
-            continue
-        if not text.strip():
-            report.skip(txt_path, None, "empty text")
-            continue
-        entities: list[Entity] = []
-        if labeled:
-            ann_path = txt_path.with_suffix(".ann")
-            if not ann_path.exists():
-                report.skip(ann_path, None, "missing .ann file")
-                continue
-            raw_ann = decode_text(ann_path, report, count=False)
-            if raw_ann is None:
-                continue
-            if not raw_ann.strip() and not allow_empty_ann:
-                report.skip(ann_path, None, "empty .ann file (document dropped from labeled data)")
-                continue
-            entities = parse_ann(ann_path, raw_ann, text, report)
-        docs.append(Document(doc_id_of(txt_path), text, entities))
-    return docs
 
 
 def read_lines(path: Path, report: ReadReport) -> Iterator[tuple[int, str]]:

@@ -4,12 +4,15 @@ split the labeled documents by document (seeded), and summarise each part."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sklearn.model_selection import train_test_split
 
 from dapt.data.documents import Document, entity_counts
-from dapt.data.readers import ReadReport, drop_duplicate_ids, read_brat_folder, read_corpus_file
+from dapt.data.formats.base import ReadOptions
+from dapt.data.formats.registry import read_documents
+from dapt.data.readers import ReadReport, drop_duplicate_ids, read_corpus_file
 
 
 def split_labeled(
@@ -35,19 +38,32 @@ def corpus_summary(docs: list[Document]) -> dict:
     }
 
 
-def read_inputs(data: Mapping[str, Any], on_error: str) -> tuple[list[Document], list[Document],
-                                                       ReadReport]:
-    """Labeled and unlabeled documents named by the ``data`` params (brat folders, corpus
-    file), a document id seen twice kept once; the report lists what was skipped."""
+def read_inputs(data: Mapping[str, Any], on_error: str
+                ) -> tuple[list[Document], list[Document], ReadReport, dict[str, str]]:
+    """Labeled and unlabeled documents named by the ``data`` params (``data.format`` files or
+    folders, corpus file), spans made flat by ``data.nested``, a document id seen twice kept
+    once; the report lists what was skipped, the dict the format each input was read in."""
     report = ReadReport(on_error=on_error)
-    labeled = read_brat_folder(data["labeled_dir"], report, labeled=True)
+    options = ReadOptions(labeled=True, tag_scheme=data["tag_scheme"],
+                          conll_documents=data["conll_documents"])
+    labeled, formats = read_documents(data["labeled_dir"], report, options, data["format"],
+                                      data["nested"])
+    read_as = {"labeled": formats}
     unlabeled: list[Document] = []
     if data["unlabeled_dir"]:
-        unlabeled += read_brat_folder(data["unlabeled_dir"], report, labeled=False)
+        unlabeled, read_as["unlabeled"] = read_documents(
+            data["unlabeled_dir"], report, replace(options, labeled=False), data["format"],
+            data["nested"])
     if data["corpus_file"]:
         unlabeled += read_corpus_file(data["corpus_file"], report)
     everything = drop_duplicate_ids(labeled + unlabeled, report, "inputs")
     kept = {id(d) for d in everything}
     labeled = [d for d in labeled if id(d) in kept]
     unlabeled = [d for d in unlabeled if id(d) in kept]
-    return labeled, unlabeled, report
+    return labeled, unlabeled, report, read_as
+
+
+def nested_summary(policy: str, report: ReadReport) -> dict:
+    """What the ``data.nested`` policy dropped: documents touched, spans per type."""
+    return {"policy": policy, "documents": report.nested_documents,
+            "dropped": dict(sorted(report.nested.items()))}

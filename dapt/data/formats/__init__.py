@@ -1,0 +1,1 @@
+"""Document formats in and out: one module per format, one registry (``registry``)."""
