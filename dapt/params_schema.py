@@ -72,10 +72,14 @@ def existing_file(value: str | None) -> str | None:
 ResourceFile = Annotated[str | None, AfterValidator(existing_file)]
 
 
+FormatName = Literal["auto", "brat", "conll", "cluener", "cmeee", "doccano", "hf", "jsonl"]
+
+
 class Data(Section):
-    format: Literal["auto", "brat", "conll", "cluener", "cmeee", "doccano", "hf", "jsonl"]
+    format: FormatName
     labeled_dir: Text  # folder or file of annotated documents in `format`
-    unlabeled_dir: str | None  # unannotated documents in `format` (null/empty: none)
+    unlabeled_format: FormatName
+    unlabeled_dir: str | None  # unannotated documents in `unlabeled_format` (null/empty: none)
     tag_scheme: Literal["auto", "bio", "iob1", "bioes", "bmes"]  # conll and hf tags
     conll_documents: Literal["auto", "sentences"]
     nested: Literal["outermost", "innermost", "longest_first", "error"]

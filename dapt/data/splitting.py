@@ -40,8 +40,8 @@ def corpus_summary(docs: list[Document]) -> dict:
 
 def read_inputs(data: Mapping[str, Any], on_error: str
                 ) -> tuple[list[Document], list[Document], ReadReport, dict[str, str]]:
-    """Labeled and unlabeled documents named by the ``data`` params (``data.format`` files or
-    folders, corpus file), spans made flat by ``data.nested``, a document id seen twice kept
+    """Labeled and unlabeled documents named by the ``data`` params (files or folders in
+    ``data.format`` and ``data.unlabeled_format``, corpus file), spans made flat by ``data.nested``, a document id seen twice kept
     once; the report lists what was skipped, the dict the format each input was read in."""
     report = ReadReport(on_error=on_error)
     options = ReadOptions(labeled=True, tag_scheme=data["tag_scheme"],
@@ -52,8 +52,8 @@ def read_inputs(data: Mapping[str, Any], on_error: str
     unlabeled: list[Document] = []
     if data["unlabeled_dir"]:
         unlabeled, read_as["unlabeled"] = read_documents(
-            data["unlabeled_dir"], report, replace(options, labeled=False), data["format"],
-            data["nested"])
+            data["unlabeled_dir"], report, replace(options, labeled=False),
+            data["unlabeled_format"], data["nested"])
     if data["corpus_file"]:
         unlabeled += read_corpus_file(data["corpus_file"], report)
     everything = drop_duplicate_ids(labeled + unlabeled, report, "inputs")

@@ -108,6 +108,7 @@ def read(path: Path, report: ReadReport, options: ReadOptions) -> list[SourceDoc
 
 def to_dataset(docs: list[Document], scheme: str, names: list[str]) -> Any:
     datasets = import_datasets()
+    datasets.disable_progress_bars()  # a few rows: the save bar is noise
     index = {name: i for i, name in enumerate(names)}
     rows: dict[str, list] = {"id": [], "tokens": [], "ner_tags": []}
     for doc in docs:
