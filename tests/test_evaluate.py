@@ -137,6 +137,24 @@ def test_eval_json_shape(evaluated):
                               "missed": 0}
 
 
+def test_full_gold_scores_count_the_nested_spans_a_flat_head_cannot_find(evaluated, model_dir,
+                                                                        tmp_path):
+    test = json.loads((evaluated / "metrics/eval.json").read_text(encoding="utf-8"))["test"]
+    assert test["full_gold"] == {k: test[k] for k in ("f1", "precision", "recall", "support")}
+    docs = gold_docs()
+    outer = next(e for d in docs for e in d.entities if e.end - e.start >= 2)
+    doc = next(d for d in docs if outer in d.entities)
+    doc.nested = [Entity(outer.start, outer.start + 1, "PART", doc.text[outer.start])]
+    write_jsonl(tmp_path / "test.jsonl", docs)
+    run_evaluate(tmp_path, evaluated / "params.yaml", model_dir)
+    nested = json.loads((tmp_path / "metrics/eval.json").read_text(encoding="utf-8"))["test"]
+    n = test["support"]
+    assert {k: nested[k] for k in ("f1", "support")} == {k: test[k] for k in ("f1", "support")}
+    assert nested["full_gold"]["support"] == n + 1
+    assert nested["full_gold"]["precision"] == pytest.approx((n - 5) / n)
+    assert nested["full_gold"]["recall"] == pytest.approx((n - 5) / (n + 1))
+
+
 def test_scores_of_known_predictions(evaluated):
     test = json.loads((evaluated / "metrics/eval.json").read_text(encoding="utf-8"))["test"]
     docs = read_brat_folder(evaluated / "pred", ReadReport(on_error="raise"), labeled=True)

@@ -1,5 +1,6 @@
-"""predict hygiene: file names, manifest, name clashes, control characters, --max-len and
-model-folder checks (``python -m dapt.predict`` run in process on a tiny random BERT)."""
+"""predict hygiene: file names, manifest, name clashes, control characters, --max-len,
+model-folder checks and output formats (``python -m dapt.predict`` run in process on a tiny
+random BERT)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from dapt.data.documents import Document
 from dapt.data.formats.brat import read_brat_folder
+from dapt.data.formats.registry import read_documents
 from dapt.data.readers import InputError, ReadReport, read_corpus_file
 from dapt.ner.heads import ModelFolderError, model_source
 from dapt.ner.inference import NerPredictor
@@ -236,3 +238,29 @@ def test_an_existing_folder_is_local_even_when_it_reads_like_a_hub_id(model_dir,
     monkeypatch.chdir(model_dir.parent)
     assert looks_like_hub_id(model_dir.name) is False
     assert model_source(model_dir.name) == {"local_files_only": True}
+
+
+@pytest.mark.parametrize("fmt", ["conll", "cluener", "cmeee", "doccano", "jsonl"])
+def test_predictions_in_another_format_read_back_as_the_brat_ones(model_dir, tmp_path, fmt):
+    inp = tmp_path / "in"
+    write_brat(inp, "a", TEXT)
+    write_brat(inp, "b", "咽喉肿痛。\n用于头痛。")
+    predict(model_dir, inp, tmp_path / "brat")
+    predict(model_dir, inp, tmp_path / f"pred.{fmt}", "--format", fmt)
+    brat = read_brat_folder(tmp_path / "brat", ReadReport(on_error="raise"),
+                            allow_empty_ann=True)
+    other, read_as = read_documents(tmp_path / f"pred.{fmt}", ReadReport(on_error="raise"))
+    assert read_as == fmt
+    assert [(d.id, d.text, d.entities) for d in other] == \
+        [(d.id, d.text, d.entities) for d in brat]
+
+
+def test_input_in_a_registry_format_ignores_its_labels(model_dir, tmp_path):
+    (tmp_path / "test.json").write_text(
+        '[{"text": "用于头痛发热。", "entities": [{"start_idx": 2, "end_idx": 3, '
+        '"type": "sym", "entity": "头痛"}]}]', encoding="utf-8")
+    predict(model_dir, tmp_path / "test.json", tmp_path / "out.json", "--input-format", "cmeee",
+            "--format", "cmeee")
+    [doc], _ = read_documents(tmp_path / "out.json", ReadReport(on_error="raise"), fmt="cmeee")
+    assert doc.id == "test:1" and doc.text == "用于头痛发热。"
+    assert all(e.type != "sym" for e in doc.entities)  # predicted types only

@@ -41,14 +41,15 @@ def corpus_summary(docs: list[Document]) -> dict:
 def read_inputs(data: Mapping[str, Any], on_error: str
                 ) -> tuple[list[Document], list[Document], ReadReport, dict[str, str]]:
     """Labeled and unlabeled documents named by the ``data`` params (files or folders in
-    ``data.format`` and ``data.unlabeled_format``, corpus file), spans made flat by ``data.nested``, a document id seen twice kept
-    once; the report lists what was skipped, the dict the format each input was read in."""
+    ``data.format`` and ``data.unlabeled_format``, corpus file), spans made flat by
+    ``data.nested``, a document id seen twice kept once; the report lists what was skipped,
+    the dict the format each input was read in."""
     report = ReadReport(on_error=on_error)
     options = ReadOptions(labeled=True, tag_scheme=data["tag_scheme"],
                           conll_documents=data["conll_documents"])
-    labeled, formats = read_documents(data["labeled_dir"], report, options, data["format"],
-                                      data["nested"])
-    read_as = {"labeled": formats}
+    labeled, fmt = read_documents(data["labeled_dir"], report, options, data["format"],
+                                  data["nested"])
+    read_as = {"labeled": fmt}
     unlabeled: list[Document] = []
     if data["unlabeled_dir"]:
         unlabeled, read_as["unlabeled"] = read_documents(

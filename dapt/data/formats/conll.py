@@ -28,7 +28,7 @@ from dapt.data.atomic import write_text
 from dapt.data.documents import Document
 from dapt.data.formats import tags as tag_schemes
 from dapt.data.formats.base import Format, ReadOptions
-from dapt.data.formats.json_records import data_files
+from dapt.data.formats.json_records import data_files, required_files
 from dapt.data.readers import ReadReport, SourceDoc, check_span, decode_text, shown
 
 DOCSTART = "-DOCSTART-"
@@ -154,7 +154,7 @@ def to_source(doc: RawDoc, where: str, scheme: str, report: ReadReport) -> Sourc
 
 def read(path: Path, report: ReadReport, options: ReadOptions) -> list[SourceDoc]:
     out = []
-    for file in [f for f in data_files(path, None) if f.suffix not in NOT_DATA]:
+    for file in required_files(path, None, NOT_DATA):
         text = decode_text(file, report)
         if text is None:
             continue

@@ -47,6 +47,16 @@ def data_files(path: Path, suffixes: Iterable[str] | None) -> list[Path]:
     )
 
 
+def required_files(path: Path, suffixes: Iterable[str] | None,
+                   excluded: Iterable[str] = ()) -> list[Path]:
+    """``data_files`` without ``excluded`` suffixes; raises ``InputError`` when none is left."""
+    files = [f for f in data_files(path, suffixes) if f.suffix not in tuple(excluded)]
+    if not files:
+        kind = f"{'/'.join(suffixes)} " if suffixes else ""
+        raise InputError(f"{shown(path)}: no {kind}data files in this folder")
+    return files
+
+
 class LineCounter:
     """Line number of character positions, counted incrementally (positions ascend)."""
 
@@ -221,7 +231,7 @@ def read_json_format(path: Path, report: ReadReport, options: ReadOptions,
     ``default_shift`` None: ends are exclusive, else the file's convention is decided by
     ``end_shift`` (counted in ``ignored`` as ``files_with_inclusive_ends``)."""
     out = []
-    for file in data_files(path, SUFFIXES):
+    for file in required_files(path, SUFFIXES):
         where = shown(file)
         rows = []
         for line, record in records(file, report):
