@@ -95,6 +95,14 @@ class SourceDoc:
         self.lines.append(line)
 
 
+def text_problem(text: str) -> str | None:
+    """Why a decoded document text is bad input (a control character, as in binary data, or
+    nothing but whitespace), or None."""
+    if bad := CONTROL.search(text):
+        return f"control character U+{ord(bad.group()):04X} in the text (binary data?)"
+    return None if text.strip() else "empty text"
+
+
 def check_span(text: str, start: object, end: object, etype: object, surface: str | None,
                file: str, line: int | None, report: ReadReport) -> Entity | None:
     """The entity ``text[start:end]`` of type ``etype``, or None (a recorded skip) when the

@@ -42,6 +42,8 @@ from dapt.data.readers import (
     sort_key,
 )
 
+BOM = b"\xef\xbb\xbf"
+NO_ENTITIES = "#1\tAnnotatorNotes\tno entities\n"  # read as a note: ignored, counted
 ENTITY_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
 IGNORED_KINDS = ("#", "R", "A", "E", "M", "N", "*")
 
@@ -96,13 +98,14 @@ def manifest_text(ids: list[str], names: list[str]) -> str:
 
 
 def write_brat_files(folder: Path | str, docs: Iterable[Document],
-                     verbatim: bool = False) -> list[Path]:
+                     verbatim: bool = False, empty_ann: str = "") -> list[Path]:
     """Make ``folder`` hold exactly these documents' ``.txt`` and ``.ann`` (and the manifest
     when a name differs from its id); returns the ``.ann`` paths.
 
-    Every document is checked (file names, spans brat cannot hold) before anything is
-    written; then ``.txt``/``.ann`` files and the manifest of an earlier run are removed
-    (other files are left alone) and the documents written.
+    ``empty_ann`` is the ``.ann`` of a document without entities. Every document is checked
+    (file names, spans brat cannot hold) before anything is written; then ``.txt``/``.ann``
+    files and the manifest of an earlier run are removed (other files are left alone) and the
+    documents written.
     """
     folder = Path(folder)
     docs = list(docs)
@@ -114,9 +117,11 @@ def write_brat_files(folder: Path | str, docs: Iterable[Document],
     (folder / MANIFEST).unlink(missing_ok=True)
     paths = []
     for name, doc, ann in zip(names, docs, anns):
-        (folder / f"{name}.txt").write_bytes(doc.text.encode("utf-8"))
+        # a text that starts with U+FEFF gets a BOM in front, which the reader strips
+        bom = BOM if doc.text.startswith("\ufeff") else b""
+        (folder / f"{name}.txt").write_bytes(bom + doc.text.encode("utf-8"))
         path = folder / f"{name}.ann"
-        path.write_bytes(ann.encode("utf-8"))
+        path.write_bytes((ann or empty_ann).encode("utf-8"))
         paths.append(path)
     ids = [doc.id for doc in docs]
     if names != ids:
@@ -125,11 +130,11 @@ def write_brat_files(folder: Path | str, docs: Iterable[Document],
 
 
 def write_brat_folder(folder: Path | str, docs: Iterable[Document],
-                      verbatim: bool = False) -> list[Path]:
+                      verbatim: bool = False, empty_ann: str = "") -> list[Path]:
     """``write_brat_files`` into a copy of ``folder`` that is then swapped in atomically
     (``dapt.data.atomic``): a kill leaves the old folder, never a partial one."""
     with atomic_dir(folder, keep=True) as tmp:
-        paths = write_brat_files(tmp, docs, verbatim)
+        paths = write_brat_files(tmp, docs, verbatim, empty_ann)
     return [Path(folder) / p.name for p in paths]
 
 
@@ -246,8 +251,11 @@ def read(path: Path, report: ReadReport, options: ReadOptions) -> list[SourceDoc
 
 
 def write(path: Path, docs: list[Document], tag_scheme: str = "bio") -> None:
-    """A brat folder of the documents' full gold (``write_brat_folder``)."""
-    write_brat_folder(path, [Document(d.id, d.text, d.full_gold) for d in docs])
+    """A brat folder of the documents' full gold (``write_brat_folder``); the ``.ann`` of a
+    document without entities holds one note line (``NO_ENTITIES``), since the labeled reader
+    drops an empty ``.ann`` as an unfinished annotation."""
+    write_brat_folder(path, [Document(d.id, d.text, d.full_gold) for d in docs],
+                      empty_ann=NO_ENTITIES)
 
 
 def sniff(path: Path) -> int:

@@ -29,13 +29,21 @@ from dapt.data.documents import Document
 from dapt.data.formats import tags as tag_schemes
 from dapt.data.formats.base import Format, ReadOptions
 from dapt.data.formats.json_records import data_files, required_files
-from dapt.data.readers import ReadReport, SourceDoc, check_span, decode_text, shown
+from dapt.data.readers import (
+    ReadReport,
+    SourceDoc,
+    check_span,
+    decode_text,
+    shown,
+    text_problem,
+)
 
 DOCSTART = "-DOCSTART-"
 COLUMNS = re.compile(r"[ \t]+")
 ESCAPED = re.compile(r"\\u[0-9a-fA-F]{4}")
 TAG = re.compile(r"O|[BIEMS]-\S+")
 NOT_DATA = (".json", ".jsonl", ".ann")
+NO_ID = ("-X-", "O")  # CoNLL-2003's filler columns after -DOCSTART-
 
 
 @dataclass
@@ -58,6 +66,13 @@ def escape(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" if c.isspace() or c == "\\" else c for c in text)
 
 
+def escape_id(doc_id: str) -> str:
+    """``escape`` for a ``-DOCSTART-`` id column; an id that reads as "no id" (``O``,
+    ``-X-``) has its first character escaped too."""
+    column = escape(doc_id)
+    return f"\\u{ord(column[0]):04x}{column[1:]}" if column in NO_ID else column
+
+
 def unescape(column: str) -> str:
     return ESCAPED.sub(lambda m: chr(int(m.group()[2:], 16)), column) \
         if "\\u" in column else column
@@ -75,7 +90,7 @@ def parse_file(file: Path, text: str, labeled: bool, by_sentence: bool) -> list[
             continue
         cols = COLUMNS.split(line)
         if cols[0] == DOCSTART:
-            given = cols[1] if len(cols) > 1 and cols[1] not in ("-X-", "O") else None
+            given = cols[1] if len(cols) > 1 and cols[1] not in NO_ID else None
             docs.append(RawDoc(unescape(given) if given else f"{file.stem}:{line_no}", line_no))
             sentence = None
             continue
@@ -131,8 +146,8 @@ def to_source(doc: RawDoc, where: str, scheme: str, report: ReadReport) -> Sourc
         offsets.append(pos)
         starts.append(offsets)
     text = "".join(pieces)
-    if not text.strip():
-        report.skip(where, doc.line, "empty text")
+    if problem := text_problem(text):
+        report.skip(where, doc.line, problem)
         return None
     source = SourceDoc(Document(doc.id, text), where, doc.line)
     for sentence, offsets in zip(doc.sentences, starts):
@@ -178,7 +193,7 @@ def document_lines(doc: Document, scheme: str) -> list[str]:
     text = doc.text
     spans = [(e.start, e.end, e.type) for e in doc.entities]
     tags = tag_schemes.encode(spans, len(text), scheme)
-    lines = [f"{DOCSTART} {escape(doc.id)}", ""]
+    lines = [f"{DOCSTART} {escape_id(doc.id)}", ""]
     for ch, tag in zip(text, tags):
         lines.append(f"{escape(ch)} {tag}")
         if ch == "\n":

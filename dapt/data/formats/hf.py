@@ -22,7 +22,14 @@ from dapt.data.atomic import atomic_dir
 from dapt.data.documents import Document
 from dapt.data.formats import tags as tag_schemes
 from dapt.data.formats.base import Format, ReadOptions
-from dapt.data.readers import InputError, ReadReport, SourceDoc, check_span, shown
+from dapt.data.readers import (
+    InputError,
+    ReadReport,
+    SourceDoc,
+    check_span,
+    shown,
+    text_problem,
+)
 
 
 def import_datasets() -> Any:
@@ -67,13 +74,16 @@ def read_part(ds: Any, split: str | None, where: str, report: ReadReport,
         if len(tokens) != len(tags):
             report.skip(where, row, f"{len(tokens)} tokens but {len(tags)} tags")
             continue
-        if not all(isinstance(t, str) for t in tokens) or not "".join(tokens).strip():
-            report.skip(where, row, "empty text")
+        if not all(isinstance(t, str) for t in tokens):
+            report.skip(where, row, "a token is not a string")
+            continue
+        text = "".join(tokens)
+        if problem := text_problem(text):
+            report.skip(where, row, problem)
             continue
         offsets = [0]
         for token in tokens:
             offsets.append(offsets[-1] + len(token))
-        text = "".join(tokens)
         source = SourceDoc(Document(doc_id, text), where, row)
         if options.labeled:
             try:

@@ -18,13 +18,13 @@ from dapt.data.atomic import write_text
 from dapt.data.documents import Document
 from dapt.data.formats.base import ReadOptions
 from dapt.data.readers import (
-    CONTROL,
     InputError,
     ReadReport,
     SourceDoc,
     check_span,
     decode_text,
     shown,
+    text_problem,
 )
 
 WHITESPACE = " \t\r\n"
@@ -217,7 +217,8 @@ def end_shift(rows: list[tuple[str, list[RawSpan]]], default: int) -> int:
             if span.surface is None or type(span.start) is not int or type(span.end) is not int:
                 continue
             for shift in (0, 1):
-                fits[shift] += text[span.start : span.end + shift] == span.surface
+                fits[shift] += span.end + shift <= len(text) and \
+                    text[span.start : span.end + shift] == span.surface
     if fits[0] == fits[1]:
         return default
     return int(fits[1] > fits[0])
@@ -241,11 +242,8 @@ def read_json_format(path: Path, report: ReadReport, options: ReadOptions,
             except ValueError as exc:
                 report.skip(where, line, str(exc))
                 continue
-            if bad := CONTROL.search(text):
-                report.skip(where, line, f"control character U+{ord(bad.group()):04X} in the "
-                            "text (binary data?)")
-            elif not text.strip():
-                report.skip(where, line, "empty text")
+            if problem := text_problem(text):
+                report.skip(where, line, problem)
             else:
                 rows.append((line, record_id(record, file, line), text, spans))
         shift = 0 if default_shift is None else end_shift([r[2:] for r in rows], default_shift)

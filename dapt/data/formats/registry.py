@@ -15,7 +15,7 @@ from dapt.data.documents import Document
 from dapt.data.formats import brat, cluener, cmeee, conll, doccano, hf, jsonl
 from dapt.data.formats.base import Format, ReadOptions
 from dapt.data.nested import resolve_sources
-from dapt.data.readers import InputError, ReadReport, shown
+from dapt.data.readers import InputError, ReadReport, SourceDoc, shown
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     brat.FORMAT, conll.FORMAT, cluener.FORMAT, cmeee.FORMAT, doccano.FORMAT, hf.FORMAT,
@@ -49,7 +49,23 @@ def read_documents(path: Path | str, report: ReadReport, options: ReadOptions | 
     name = detect(path) if fmt == "auto" else fmt
     if name not in FORMATS:
         raise InputError(f"unknown format {name!r} (choose from auto, {', '.join(NAMES)})")
-    return resolve_sources(FORMATS[name].read(path, report, options), nested, report), name
+    sources = unique_ids(FORMATS[name].read(path, report, options), report)
+    return resolve_sources(sources, nested, report), name
+
+
+def unique_ids(sources: list[SourceDoc], report: ReadReport) -> list[SourceDoc]:
+    """Skip every document whose id was seen before in this input, at its own location."""
+    first: dict[str, SourceDoc] = {}
+    kept = []
+    for source in sources:
+        seen = first.setdefault(source.doc.id, source)
+        if seen is source:
+            kept.append(source)
+            continue
+        where = seen.file if seen.line is None else f"{seen.file}:{seen.line}"
+        report.skip(source.file, source.line,
+                    f"duplicate document id {source.doc.id!r} (first at {where})")
+    return kept
 
 
 def write_documents(path: Path | str, docs: list[Document], fmt: str,
