@@ -2,12 +2,14 @@
 
 Reading: ``T<k>\\tTYPE start end\\tsurface`` lines with Python offsets (end exclusive) into the
 decoded ``.txt``; notes, relations, attributes, events (``# R A E M N *``) are ignored and
-counted; a discontinuous span (``s1 e1;s2 e2``) is bad input. Document ids are file stems.
-Nested and crossing spans are all returned; ``data.nested`` decides (``dapt.data.nested``).
+counted; a discontinuous span (``s1 e1;s2 e2``) is bad input. Document ids are file stems (or
+the ids of the folder's ``manifest.tsv``). Nested and crossing spans are all returned;
+``data.nested`` decides (``dapt.data.nested``).
 
-Writing: the ``.txt`` is the document text byte for byte (UTF-8, no BOM, line ends kept), so
-the offsets in the ``.ann`` stay valid; entities (nested ones included) are numbered ``T1..``
-in (start, end, type) order.
+Writing: the ``.txt`` is the document text byte for byte (UTF-8, line ends kept; a BOM only in
+front of a text that itself starts with U+FEFF, since the reader strips one), so the offsets
+in the ``.ann`` stay valid; entities (nested ones included) are numbered ``T1..`` in (start,
+end, type) order.
 
 File names: with ``verbatim`` (ids that are file stems already, e.g. read from a brat
 folder) a document's name is its id as it stands; otherwise the id with characters outside
