@@ -14,7 +14,6 @@ from dapt.data.formats.json_records import (
     read_json_format,
     sniff_records,
     write_records,
-    written_entities,
 )
 from dapt.data.readers import ReadReport, SourceDoc
 
@@ -43,7 +42,7 @@ def read(path: Path, report: ReadReport, options: ReadOptions) -> list[SourceDoc
 
 def to_record(doc: Document) -> dict:
     label: dict[str, dict[str, list[list[int]]]] = {}
-    for e in written_entities(doc):
+    for e in doc.full_gold:
         label.setdefault(e.type, {}).setdefault(e.text, []).append([e.start, e.end - 1])
     return {"id": doc.id, "text": doc.text, "label": label}
 

@@ -16,7 +16,6 @@ from dapt.data.formats.json_records import (
     read_json_format,
     sniff_records,
     write_records,
-    written_entities,
 )
 from dapt.data.readers import ReadReport, SourceDoc
 
@@ -38,7 +37,7 @@ def read(path: Path, report: ReadReport, options: ReadOptions) -> list[SourceDoc
 def to_record(doc: Document) -> dict:
     return {"id": doc.id, "text": doc.text, "entities": [
         {"start_idx": e.start, "end_idx": e.end - 1, "type": e.type, "entity": e.text}
-        for e in written_entities(doc)]}
+        for e in doc.full_gold]}
 
 
 def write(path: Path, docs: list[Document], tag_scheme: str = "bio") -> None:

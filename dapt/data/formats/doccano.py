@@ -14,7 +14,6 @@ from dapt.data.formats.json_records import (
     read_json_format,
     sniff_records,
     write_records,
-    written_entities,
 )
 from dapt.data.readers import ReadReport, SourceDoc
 
@@ -48,7 +47,7 @@ def read(path: Path, report: ReadReport, options: ReadOptions) -> list[SourceDoc
 
 def to_record(doc: Document) -> dict:
     return {"id": doc.id, "text": doc.text,
-            "label": [[e.start, e.end, e.type] for e in written_entities(doc)]}
+            "label": [[e.start, e.end, e.type] for e in doc.full_gold]}
 
 
 def write(path: Path, docs: list[Document], tag_scheme: str = "bio") -> None:

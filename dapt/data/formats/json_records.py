@@ -259,8 +259,3 @@ def read_json_format(path: Path, report: ReadReport, options: ReadOptions,
                     source.add(entity, line)
             out.append(source)
     return out
-
-
-def written_entities(doc: Document, holds_nested: bool = True) -> list:
-    """What a writer writes of a document: its full gold, or ``entities`` only."""
-    return doc.full_gold if holds_nested else list(doc.entities)
