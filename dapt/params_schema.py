@@ -31,6 +31,8 @@ Init = Literal["pretrained", "base"]
 Head = Literal["softmax", "crf", "bilstm_crf"]  # dapt.ner.heads
 CorpusSource = Literal["people_daily", "reviews_pos", "reviews_neg"]  # general_corpus.SOURCES
 UnitSource = Literal["lexicon", "tagger", "none"]  # the one list (dapt.masking.annotate)
+MaskMode = Literal["static", "dynamic"]  # stored copies | drawn every epoch (dapt.training.dynamic)
+PairTask = Literal["none", "sop", "nsp"]  # dapt.masking.pairs
 
 PosInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -181,6 +183,8 @@ class Optimisation(Section):
 
 class Pretrain(Optimisation):
     save_steps: PosInt
+    pair_task: PairTask  # sentence pairs in mask-annotate, a pair head in pretrain
+    pair_weight: NonNegative  # loss = MLM + pair_weight x pair loss
 
 
 class Finetune(Optimisation):
@@ -207,6 +211,7 @@ class Common(Section):
     mask_prob: Share  # 0 masks nothing: pretraining would have no example
     mask_budget: Share | None
     mask_dupe: PosInt
+    mask_mode: MaskMode
     tokenize: Tokenize
     mask: Mask
     scratch: Scratch
@@ -227,6 +232,21 @@ class Common(Section):
                     "a window must fit the scratch model's positions", {
                         "tokenize.max_len": self.tokenize.max_len,
                         "scratch.max_position_embeddings": self.scratch.max_position_embeddings})
+        return self
+
+    @model_validator(mode="after")
+    def _masking_modes(self) -> Common:
+        require(self.mask_mode == "static" or self.mask_dupe == 1, "dynamic masking draws "
+                "fresh masks every epoch and stores none, so mask_dupe must be 1 (for the "
+                "budget of k static copies, multiply pretrain.epochs by k)", {
+                    "mask_mode": self.mask_mode, "mask_dupe": self.mask_dupe})
+        task = self.pretrain.pair_task
+        require(task == "none" or self.mask_mode == "static", "sentence pairs are drawn "
+                "with stored masks: a pair task needs mask_mode static", {
+                    "pretrain.pair_task": task, "mask_mode": self.mask_mode})
+        require(task == "none" or self.tokenize.max_len >= 8, "a sentence pair needs room "
+                "for [CLS] A [SEP] B [SEP]: tokenize.max_len >= 8", {
+                    "pretrain.pair_task": task, "tokenize.max_len": self.tokenize.max_len})
         return self
 
 

@@ -172,13 +172,14 @@ def mean_std(values: list[float]) -> str:
 
 
 def parse_baseline(text: str | None, varying: list[str], settings: list[Setting]) -> Setting:
-    """The setting whose varying params match ``key=value[,key=value]`` (default: first)."""
+    """The first setting whose params match ``key=value[,key=value]`` (default: the first
+    setting); a key may be one that does not vary."""
     if not text:
         return settings[0]
     wanted = dict(part.split("=", 1) for part in text.split(","))
     for setting in settings:
-        values = dict(zip(varying, setting.key))
-        if all(str(values.get(k)) == v for k, v in wanted.items()):
+        params = next(iter(setting.runs.values())).params  # also the keys that do not vary
+        if all(str(params.get(k)) == v for k, v in wanted.items()):
             return setting
     raise SystemExit(f"no setting matches baseline {text!r}; settings: "
                      f"{[dict(zip(varying, s.key)) for s in settings]}")

@@ -1,7 +1,10 @@
 """pretrain stage: continued masked-LM pretraining on the stored masks (HF Trainer).
 
 Inputs
-  data/masked/{train,eval}.parquet   masked copies (input_ids, labels, in_entity, ...)
+  data/masked/{train,eval}.parquet   masked copies (input_ids, labels, in_entity, ...; with a
+                                     pair task also token_type_ids and pair_label)
+  data/masked/units.parquet          mask_mode dynamic: unmasked sequences + candidate units
+                                     (in place of train.parquet)
   models/tokenizer/                  the tokenizer of the tokenize stage
   base_model                         hub id / local folder, or ``scratch`` (``scratch`` params)
 Outputs
@@ -11,11 +14,17 @@ Outputs
   dvclive/pretrain/                  curves (plots/metrics/*.tsv at the global step)
 
 Training
-  The masks are data (mask-annotate drew them, seeded), so the collator only pads: there is
-  no random masking at train time. Copies without any mask are skipped (no loss, only
-  compute) and counted. Batches group sequences of similar length. Evaluation (every
-  ``pretrain.save_steps`` and at the end) scores the stored eval masks
-  (``dapt.training.mlm``).
+  Static masks (``mask_mode: static``) are data (mask-annotate drew them, seeded), so the
+  collator only pads: there is no random masking at train time. Copies without any mask
+  (and no pair label) are skipped (no loss, only compute) and counted. With ``mask_mode:
+  dynamic`` the masks of every epoch are drawn from (seed, epoch, sequence) when the epoch
+  starts (``dapt.training.dynamic``), by the strategy code and params mask-annotate
+  recorded. ``train.mask_rate`` is the realised rate over the run. With
+  ``pretrain.pair_task`` the model is ``BertForPreTraining``-shaped and the loss is MLM +
+  ``pair_weight`` x pair loss (``dapt.training.arguments.pair_task_loss``); the saved
+  folder still loads with ``AutoModelForMaskedLM``. Batches group sequences of similar
+  length. Evaluation (every ``pretrain.save_steps`` and at the end) scores the stored eval
+  masks, and the eval pairs' accuracy and loss (``dapt.training.mlm``).
 
 Resume
   A checkpoint is written every ``save_steps`` (the last one kept) to
@@ -45,9 +54,16 @@ from dapt.training.arguments import report_speed, run_precision, speed_start
 from dapt.training.checkpoints import ResumableRun
 from dapt.training.devices import claim_gpu
 from dapt.training.live import LiveCallback
-from dapt.training.mlm import build_mlm_trainer, check_lengths, final_eval, training_rows
+from dapt.training.mlm import (
+    build_mlm_trainer,
+    check_lengths,
+    final_eval,
+    realised_mask_rate,
+    train_examples,
+)
 from dapt.training.model_card import digest, pretrained_card, write_card
 from dapt.training.models import build_mlm_model, save_model, seed_for_init
+from dapt.training.trainer import sequence_lengths
 
 log = logging.getLogger("pretrain")
 
@@ -75,20 +91,25 @@ def run(params: Params, paths: Paths) -> dict | None:
     stage_params = {k: v.to_dict() if isinstance(v, Params) else v
                     for k, v in stage_params.items()}
     masked = Path(paths.masked_dir)
-    train_rows, skipped = training_rows(masked / "train.parquet")
-    eval_rows = read_masked(masked / "eval.parquet", with_entity=True)
+    masking = json.loads((masked / MASKING_RECORD).read_text(encoding="utf-8"))
     tokenizer = load_tokenizer(paths.tokenizer)
-    log.info("%d train masked sequences (%d without a mask skipped), %d eval",
-             len(train_rows), skipped, len(eval_rows))
+    train_rows, skipped, train_file = train_examples(masked, masking, tokenizer)
+    eval_rows = read_masked(masked / "eval.parquet", with_entity=True)
+    log.info("%d train sequences (%s masks; %d without a mask skipped), %d eval",
+             len(train_rows), masking.get("mask_mode", "static"), skipped, len(eval_rows))
 
     seed_for_init(params["seed"])
-    model = build_mlm_model(params["base_model"], params["scratch"], tokenizer)
-    check_lengths(train_rows + eval_rows, model)
+    pair_task = params["pretrain"]["pair_task"]
+    if pair_task != masking.get("pair_task", "none"):
+        raise ValueError(f"pretrain.pair_task={pair_task!r} but {masked} holds pairs for "
+                         f"{masking.get('pair_task', 'none')!r}: rerun mask-annotate")
+    model = build_mlm_model(params["base_model"], params["scratch"], tokenizer, pair_task)
+    check_lengths(sequence_lengths(train_rows) + sequence_lengths(eval_rows), model)
     trainer = build_mlm_trainer(params, model, tokenizer, train_rows, eval_rows, paths.out,
                                 callbacks=[LiveCallback(paths.live_dir, stage_params)])
     targs = trainer.args
     run_state = ResumableRun(trainer, "pretrain", stage_params,
-                             [masked / "train.parquet", masked / "eval.parquet",
+                             [train_file, masked / "eval.parquet", masked / MASKING_RECORD,
                               Path(paths.tokenizer), Path(params["base_model"])],
                              paths.checkpoints)
     log.info("device %s, %d process(es), precision %s", targs.device, targs.world_size,
@@ -96,29 +117,32 @@ def run(params: Params, paths: Paths) -> dict | None:
 
     start = speed_start()
     run_state.train()
-    tokens = params["pretrain"]["epochs"] * sum(len(r["input_ids"]) for r in train_rows)
+    epochs = params["pretrain"]["epochs"]
+    tokens = epochs * sum(sequence_lengths(train_rows))
     if trainer.is_world_process_zero():
         report_speed(start, tokens, paths.speed)
     scores = final_eval(trainer)
     if not trainer.is_world_process_zero():
         return None
     train_losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    eval_keys = ["loss", "perplexity", "accuracy", "entity_accuracy", "masked_tokens",
+                 "entity_masked_tokens"]
+    if pair_task != "none":
+        eval_keys += ["pair_loss", "pair_accuracy", "pairs"]
     metrics = {
-        "eval": {k: scores.get(f"eval_{k}") for k in
-                 ("loss", "perplexity", "accuracy", "entity_accuracy", "masked_tokens",
-                  "entity_masked_tokens")},
+        "eval": {k: scores.get(f"eval_{k}") for k in eval_keys},
         "train": {
             "loss": train_losses[-1] if train_losses else None,
             "tokens": tokens,
             "steps": trainer.state.global_step,
             "sequences": len(train_rows),
             "skipped_unmasked": skipped,
+            "mask_rate": realised_mask_rate(train_rows, train_file, tokenizer, epochs),
         },
         "numerics": describe(params["threads"]),
     }
     save_model(trainer.model, tokenizer, paths.out)
-    masking = json.loads((masked / MASKING_RECORD).read_text(encoding="utf-8"))
-    inputs = digest([masked / "train.parquet", masked / "eval.parquet", Path(paths.tokenizer)])
+    inputs = digest([train_file, masked / "eval.parquet", Path(paths.tokenizer)])
     write_card(paths.out, pretrained_card(params, masking, inputs, metrics))
     write_json(paths.metrics, metrics)
     run_state.finish()  # checkpoints only serve an interrupted run

@@ -111,13 +111,16 @@ def write_mlm(tmp_path: Path, docs, name: str = "mlm.parquet") -> tuple[Path, Ch
 
 def params(**over) -> dict:
     p = {"seed": 42, "mask_strategy": "entity", "mask_prob": 0.5, "mask_budget": None,
-         "mask_dupe": 3, "data": {"lexicon_file": None}, "split": {"on_error": "skip"},
+         "mask_dupe": 3, "mask_mode": "static", "data": {"lexicon_file": None},
+         "split": {"on_error": "skip"}, "pretrain": {"pair_task": "none"},
+         "tokenize": {"max_len": 128},
          "mask": {"token_prob": 0.15, "replace_mask": 0.8, "replace_random": 0.1,
                   "unlabeled_units": "lexicon", "lexicon_min_len": 2,
                   "lexicon_conflict": "majority", "jieba_user_dict": None, "span_p": 0.2,
                   "span_max": 10, "eval_sequences": 4, "eval_seed": 0}}
     for key, value in over.items():
-        next((p[s] for s in ("mask", "data", "split") if key in p[s]), p)[key] = value
+        next((p[s] for s in ("mask", "data", "split", "pretrain", "tokenize") if key in p[s]),
+             p)[key] = value
     return p
 
 

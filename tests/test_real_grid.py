@@ -8,7 +8,14 @@ import subprocess
 import pytest
 import yaml
 
-from dapt.experiments.grid import DEFAULT_SETTINGS, baselines, cache_lock_data, settings
+from dapt.experiments.grid import (
+    DEFAULT_SETTINGS,
+    OBJECTIVE_SETTINGS,
+    SETTING_NAMES,
+    baselines,
+    cache_lock_data,
+    settings,
+)
 from dapt.experiments.guards import (
     GENERAL_STAGE,
     check_joined,
@@ -96,12 +103,40 @@ def test_general_model_change_reads_changed_outs_only():
 
 def test_baselines_name_only_the_settings_the_report_has():
     rates = {"token-at-entity-rate": 0.11284, "token-at-budget-rate": 0.09971}
+    plain = "mask_mode=static,pretrain.pair_task=none"
     assert baselines(rates, {"no-domain-pretraining", "token-at-budget-rate"}, ["x=1"]) == [
-        "finetune.init=base", "mask_strategy=token,mask_prob=0.0997", "x=1"]
+        "finetune.init=base", f"mask_strategy=token,mask_prob=0.0997,{plain}", "x=1"]
     assert baselines(rates, {"token-at-entity-rate", "token-at-budget-rate"}, []) == [
-        "mask_strategy=token,mask_prob=0.1128", "mask_strategy=token,mask_prob=0.0997"]
+        f"mask_strategy=token,mask_prob=0.1128,{plain}",
+        f"mask_strategy=token,mask_prob=0.0997,{plain}"]
     # a grid of token-0.15 alone has no baseline run: the report then has none
     assert baselines(rates, {"token-0.15"}, []) == []
+    # objective settings bring their static MLM-only twins, where the report has them
+    assert baselines(rates, {"token-0.15", "token-0.15-dynamic"}, []) == [
+        f"mask_strategy=token,mask_prob=0.15,mask_budget=None,finetune.init=pretrained,{plain}"]
+
+
+def test_objective_settings_and_their_twins_differ_only_in_the_objective():
+    grid = settings({"token-at-entity-rate": 0.1128}, dupe=2, epochs=1)
+    for task in ("sop", "nsp"):
+        assert grid[f"token-at-entity-rate-{task}"] == {**grid["token-at-entity-rate"],
+                                                        "pretrain.pair_task": task}
+    assert grid["entity-0.5-sop"] == {**grid["entity-0.5"], "pretrain.pair_task": "sop"}
+    for name in ("token-0.15", "entity-0.5"):  # dynamic at the static budget: 2 x 1 = 2 epochs
+        assert grid[f"{name}-dynamic"] == {**grid[name], "mask_mode": "dynamic",
+                                           "mask_dupe": "1", "pretrain.epochs": "2"}
+    assert set(OBJECTIVE_SETTINGS) <= set(SETTING_NAMES) and not (
+        set(OBJECTIVE_SETTINGS) & set(DEFAULT_SETTINGS))
+
+
+def test_a_dynamic_run_may_set_its_own_budget_keys():
+    profile = {"mask_dupe": "2", "pretrain.epochs": "1", "seed": "1"}
+    dynamic = Run("d-s1", {"mask_mode": "dynamic", "mask_dupe": 1, "pretrain.epochs": 2,
+                           "seed": 1}, 0.5, {}, {})
+    static = Run("s-s1", {"mask_mode": "static", "mask_dupe": 1, "pretrain.epochs": 1,
+                          "seed": 1}, 0.5, {}, {})
+    assert other_profile([dynamic, static], profile) == {
+        "s-s1": "mask_dupe=1, the profile has 2"}
 
 
 @pytest.mark.slow

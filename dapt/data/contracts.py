@@ -15,7 +15,14 @@ otherwise.
   ``labels`` hold the original id where predicted, else -100; ``mask_unit`` the unit's
   index in the sequence (-1 if unmasked); ``mask_kind`` the entity type or
   token/word/span (null if unmasked); ``in_entity`` whether the token lies in an entity
-  unit (gold or lexicon), for every strategy.
+  unit (gold or lexicon), for every strategy. With a pair task (``pretrain.pair_task``)
+  the rows are sentence pairs (``MASKED_PAIR_SCHEMA``, ``dapt.masking.pairs``): two more
+  columns, ``token_type_ids`` (0 for [CLS] A [SEP], 1 for B [SEP]) and ``pair_label`` (1:
+  swapped or random next, 0: in order, -100: a single-segment row with no pair).
+* ``masked/units.parquet`` (``UNITS_SCHEMA``, ``mask_mode: dynamic`` only, in place of
+  ``train.parquet``): the unmasked train sequences with the strategy's candidate units
+  (token positions, end exclusive, and kind), from which pretrain draws fresh masks every
+  epoch (``dapt.training.dynamic``).
 * ``masked/masking.json`` (``MASKING_RECORD``): the masking params that drew those copies
   (strategy, mask_prob, mask_budget, mask_dupe, seed, ``mask`` section) and the headline
   rates (mask_rate, entity_masked_share, no_mask_share); model cards quote it.
@@ -39,6 +46,7 @@ LABELED_SPLITS = (TRAIN, DEV, TEST)
 SPLITS = (*LABELED_SPLITS, UNLABELED)
 IGNORE_LABEL = -100  # label of a token that is not predicted
 MASKING_RECORD = "masking.json"  # in the masked-data folder, beside the Parquet files
+DYNAMIC_UNITS = "units.parquet"  # mask_mode dynamic: in place of train.parquet
 
 NER_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("split", pa.string()), ("window", pa.int32()),
@@ -57,6 +65,14 @@ MASKED_SCHEMA = pa.schema([
     ("input_ids", pa.list_(pa.int32())), ("labels", pa.list_(pa.int32())),
     ("mask_unit", pa.list_(pa.int32())), ("mask_kind", pa.list_(pa.string())),
     ("in_entity", pa.list_(pa.bool_())),
+])
+MASKED_PAIR_SCHEMA = pa.schema([
+    *MASKED_SCHEMA, ("token_type_ids", pa.list_(pa.int8())), ("pair_label", pa.int32()),
+])
+UNITS_SCHEMA = pa.schema([
+    ("seq_id", pa.int32()), ("input_ids", pa.list_(pa.int32())),
+    ("in_entity", pa.list_(pa.bool_())), ("unit_start", pa.list_(pa.int32())),
+    ("unit_end", pa.list_(pa.int32())), ("unit_kind", pa.list_(pa.string())),
 ])
 
 
@@ -108,9 +124,12 @@ def read_ner_windows(path: Path | str, split: str) -> list[dict]:
 
 
 def read_masked(path: Path | str, with_entity: bool = False) -> list[dict]:
-    """Masked copies as Trainer examples (``input_ids``, ``labels``[, ``in_entity``])."""
-    columns = ["input_ids", "labels"] + (["in_entity"] if with_entity else [])
-    table = read_table(path, MASKED_SCHEMA, columns)
+    """Masked copies as Trainer examples (``input_ids``, ``labels``[, ``in_entity``], and
+    ``token_type_ids`` + ``pair_label`` when the file holds sentence pairs)."""
+    pairs = "pair_label" in pq.read_schema(path).names if Path(path).is_file() else False
+    columns = (["input_ids", "labels"] + (["in_entity"] if with_entity else [])
+               + (["token_type_ids", "pair_label"] if pairs else []))
+    table = read_table(path, MASKED_PAIR_SCHEMA if pairs else MASKED_SCHEMA, columns)
     data = {name: table.column(name).to_pylist() for name in columns}
     rows = [dict(zip(columns, values)) for values in zip(*data.values())]
     for i, row in enumerate(rows):

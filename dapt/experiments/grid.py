@@ -43,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from dapt.experiments.guards import check_general_model, check_joined
+from dapt.experiments.guards import DYNAMIC_BUDGET, check_general_model, check_joined
 from dapt.experiments.profile import REAL_DATA, REPO, checked, dvc, profile_overrides, set_flags
 from dapt.report import SEED_SUFFIX, collect_runs, experiment_revs
 
@@ -53,6 +53,7 @@ DATA_STAGES = "mask-annotate"  # with its upstream stages: split, tokenize, unit
 
 ENTITY = {"mask_strategy": "entity", "mask_prob": "0.5", "mask_budget": "null",
           "finetune.init": "pretrained"}
+STATIC_MLM = {"mask_mode": "static", "pretrain.pair_task": "none"}  # a baseline's own keys
 
 
 BUDGET = {**ENTITY, "mask_budget": "0.2"}
@@ -60,10 +61,21 @@ BUDGET = {**ENTITY, "mask_budget": "0.2"}
 RATED = {"token-at-entity-rate": ENTITY, "token-at-budget-rate": BUDGET}
 
 
-def settings(rates: dict[str, float]) -> dict[str, dict[str, str]]:
+def dynamic_twin(setting: dict[str, str], dupe: int, epochs: int) -> dict[str, str]:
+    """``setting`` with dynamic masks at the static budget: ``dupe`` stored copies seen for
+    ``epochs`` epochs become ``dupe x epochs`` epochs of fresh masks (same tokens seen, same
+    optimiser steps)."""
+    budget = dict(zip(DYNAMIC_BUDGET, ("1", str(dupe * epochs))))
+    return {**setting, "mask_mode": "dynamic", **budget}
+
+
+def settings(rates: dict[str, float], dupe: int = 2, epochs: int = 1
+             ) -> dict[str, dict[str, str]]:
     """Grid settings in run order: no-domain-pretraining follows token-0.15, whose pretrain
     stage (same params) DVC's run cache then restores instead of training it again. A token
-    setting of ``RATED`` is there when ``rates`` has its measured rate."""
+    setting of ``RATED`` is there when ``rates`` has its measured rate. ``dupe`` and
+    ``epochs``: the profile's ``mask_dupe`` and ``pretrain.epochs`` (the dynamic twins'
+    budget)."""
     token = {**ENTITY, "mask_strategy": "token", "mask_prob": "0.15"}
     rated = {name: {**token, "mask_prob": f"{rates[name]:.4f}"} for name in RATED
              if name in rates}
@@ -71,6 +83,10 @@ def settings(rates: dict[str, float]) -> dict[str, dict[str, str]]:
     other = {f"{strategy}-at-entity-rate": {**rated["token-at-entity-rate"],
                                             "mask_strategy": strategy}
              for strategy in ("wwm", "span") if "token-at-entity-rate" in rated}
+    # The pair objectives beside the rate-matched token baseline and entity masking.
+    other |= {f"token-at-entity-rate-{task}": {**rated["token-at-entity-rate"],
+                                               "pretrain.pair_task": task}
+              for task in ("sop", "nsp") if "token-at-entity-rate" in rated}
     return {
         "token-0.15": token,
         "no-domain-pretraining": {**token, "finetune.init": "base"},
@@ -82,12 +98,17 @@ def settings(rates: dict[str, float]) -> dict[str, dict[str, str]]:
         "entity-0.5-tagger-units": {**ENTITY, "mask.unlabeled_units": "tagger"},
         "entity-0.5-no-units": {**ENTITY, "mask.unlabeled_units": "none"},
         **other,
+        "entity-0.5-sop": {**ENTITY, "pretrain.pair_task": "sop"},
+        "token-0.15-dynamic": dynamic_twin(token, dupe, epochs),
+        "entity-0.5-dynamic": dynamic_twin(ENTITY, dupe, epochs),
     }
 
 
 SETTING_NAMES = list(settings({name: 0.0 for name in RATED}))
 UNIT_SETTINGS = ["entity-0.5-lexicon-units", "entity-0.5-tagger-units", "entity-0.5-no-units"]
-ON_REQUEST = [*UNIT_SETTINGS, "wwm-at-entity-rate", "span-at-entity-rate"]
+OBJECTIVE_SETTINGS = ["token-at-entity-rate-sop", "token-at-entity-rate-nsp", "entity-0.5-sop",
+                      "token-0.15-dynamic", "entity-0.5-dynamic"]
+ON_REQUEST = [*UNIT_SETTINGS, "wwm-at-entity-rate", "span-at-entity-rate", *OBJECTIVE_SETTINGS]
 DEFAULT_SETTINGS = [name for name in SETTING_NAMES if name not in ON_REQUEST]
 
 
@@ -162,11 +183,20 @@ def finished(clone: Path, joined: list[Path]) -> set[str]:
 def baselines(rates: dict[str, float], reported: set[str], extra: list[str]) -> list[str]:
     """Report baselines: no domain pretraining and the token settings at measured rates,
     those the report has (``reported``: setting names of this grid and the joined ones;
-    a baseline without runs would fail the report), then ``extra``."""
+    a baseline without runs would fail the report); with objective settings their static
+    MLM-only twins (token 0.15, entity 0.5); then ``extra``. Each names its static MLM-only
+    keys, so that an objective setting never stands in for it."""
+    plain = ",".join(f"{k}={v}" for k, v in STATIC_MLM.items())
     base = ["finetune.init=base"] if "no-domain-pretraining" in reported else []
-    rated = [f"mask_strategy=token,mask_prob={rates[name]:.4f}" for name in RATED
+    rated = [f"mask_strategy=token,mask_prob={rates[name]:.4f},{plain}" for name in RATED
              if name in rates and name in reported]
-    return [*base, *rated, *extra]
+    twins = []
+    if reported & set(OBJECTIVE_SETTINGS):
+        twins = [f"mask_strategy={s['mask_strategy']},mask_prob={s['mask_prob']},"
+                 f"mask_budget=None,finetune.init=pretrained,{plain}"
+                 for name, s in (("token-0.15", {"mask_strategy": "token", "mask_prob": "0.15"}),
+                                 ("entity-0.5", ENTITY)) if name in reported]
+    return [*base, *rated, *twins, *extra]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -214,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
              if name in wanted or name == "token-at-entity-rate"}
     for name, rate in rates.items():
         print(f"{name}: mask rate of the matching entity setting {rate:.4f}", flush=True)
-    grid = settings(rates)
+    grid = settings(rates, int(profile["mask_dupe"]), int(profile["pretrain.epochs"]))
     queued = 0
     for name, overrides in grid.items():
         if name not in wanted:

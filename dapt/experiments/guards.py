@@ -22,17 +22,23 @@ from dapt.experiments.profile import REPO, checked, dvc
 from dapt.report import Run, collect_runs
 
 GENERAL_STAGE = "general/dvc.yaml:pretrain"
+# The keys a dynamic-masking setting sets against the profile: k stored copies x e epochs
+# become 1 copy x k * e epochs of fresh masks.
+DYNAMIC_BUDGET = ("mask_dupe", "pretrain.epochs")
 
 
 def other_profile(runs: list[Run], profile: dict[str, str],
                   ignore: tuple[str, ...] = ("base_model",)) -> dict[str, str]:
     """Run name -> the first profile param it ran with another value: a run of another
     profile (an earlier one), which must neither join this grid's report nor stand in for
-    one of its experiments. ``base_model`` is each checkout's own path to general/model."""
+    one of its experiments. ``base_model`` is each checkout's own path to general/model; a
+    dynamic-masking run sets its own ``DYNAMIC_BUDGET`` keys (``dapt.experiments.grid``)."""
     found = {}
     for run in runs:
+        skip = set(ignore) | (set(DYNAMIC_BUDGET) if run.params.get("mask_mode") == "dynamic"
+                              else set())
         for key, value in profile.items():
-            if key not in ignore and run.params.get(key) != yaml.safe_load(value):
+            if key not in skip and run.params.get(key) != yaml.safe_load(value):
                 found[run.name] = f"{key}={run.params.get(key)!r}, the profile has {value}"
                 break
     return found

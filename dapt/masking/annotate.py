@@ -16,11 +16,21 @@ from typing import get_args
 import numpy as np
 import pyarrow as pa
 
-from dapt.data.contracts import DEV, MASKED_SCHEMA, TEST, UNLABELED, split_file
+from dapt.data.contracts import (
+    DEV,
+    IGNORE_LABEL,
+    MASKED_PAIR_SCHEMA,
+    MASKED_SCHEMA,
+    TEST,
+    UNITS_SCHEMA,
+    UNLABELED,
+    split_file,
+)
 from dapt.data.documents import Document, Entity, read_jsonl
 from dapt.data.readers import ReadReport, read_lexicon_file
-from dapt.masking.sequences import Sequences, segment_index
-from dapt.masking.strategies import Masked
+from dapt.masking.pairs import Layout
+from dapt.masking.sequences import Sequences, exclusive_cumsum
+from dapt.masking.strategies import Masked, Masker
 from dapt.masking.units import (
     Lexicon,
     Units,
@@ -47,31 +57,70 @@ def held_out_rows(n: int, size: int, eval_seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng([eval_seed, n]).choice(n, size, replace=False))
 
 
-def masked_table(seqs: Sequences, rows: np.ndarray, copies: list[tuple[int, Masked]],
-                 in_entity: np.ndarray, kind_names: list[str]) -> pa.Table:
-    """One row per (copy, sequence), copy-major, in the output schema."""
-    idx, off = segment_index(seqs.offsets, rows)
-    total = int(off[-1])
-    offsets = np.concatenate([off[:-1] + i * total for i in range(len(copies))]
-                             + [[total * len(copies)]]).astype(np.int32)
+def masked_table(copies: list[tuple[int, Masked, Layout]], in_entity: np.ndarray,
+                 kind_names: list[str], sep_id: int) -> pa.Table:
+    """One row per (copy, laid-out row), copy-major, in the output schema (the pair columns
+    ``token_type_ids`` and ``pair_label`` when the layouts are pairs)."""
+    counts = [int(lay.offsets[-1]) for _, _, lay in copies]
+    starts = np.cumsum([0, *counts])
+    offsets = np.concatenate([lay.offsets[:-1] + base for (_, _, lay), base
+                              in zip(copies, starts)] + [[starts[-1]]]).astype(np.int32)
 
-    def column(values: list[np.ndarray], type_: pa.DataType, mask=None) -> pa.ListArray:
+    def gather(values: np.ndarray, lay: Layout, fill) -> np.ndarray:
+        if not (lay.idx < 0).any():
+            return values[lay.idx]
+        return np.where(lay.idx >= 0, values[np.maximum(lay.idx, 0)], fill)
+
+    def column(values: list[np.ndarray], type_: pa.DataType) -> pa.ListArray:
         flat = np.concatenate(values) if values else np.empty(0)
-        arr = pa.array(flat, type=type_, mask=mask)
-        return pa.ListArray.from_arrays(pa.array(offsets), arr)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=type_))
 
-    codes = np.concatenate([m.kind[idx] for _, m in copies]) if copies else np.empty(0, int)
+    codes = (np.concatenate([gather(m.kind, lay, -1) for _, m, lay in copies]) if copies
+             else np.empty(0, int))
     kinds = pa.array(kind_names, pa.string()).take(pa.array(codes, pa.int32(), mask=codes < 0))
     columns = {
-        "seq_id": pa.array(np.tile(seqs.seq_id[rows], len(copies)), pa.int32()),
-        "copy": pa.array(np.repeat([c for c, _ in copies], len(rows)), pa.int32()),
-        "input_ids": column([m.input_ids[idx] for _, m in copies], pa.int32()),
-        "labels": column([m.labels[idx] for _, m in copies], pa.int32()),
-        "mask_unit": column([m.mask_unit[idx] for _, m in copies], pa.int32()),
+        "seq_id": pa.array(np.concatenate([lay.seq_id for _, _, lay in copies]), pa.int32()),
+        "copy": pa.array(np.concatenate([np.full(len(lay.seq_id), c) for c, _, lay in copies]),
+                         pa.int32()),
+        "input_ids": column([gather(m.input_ids, lay, sep_id) for _, m, lay in copies],
+                            pa.int32()),
+        "labels": column([gather(m.labels, lay, IGNORE_LABEL) for _, m, lay in copies],
+                         pa.int32()),
+        "mask_unit": column([gather(m.mask_unit, lay, -1) for _, m, lay in copies], pa.int32()),
         "mask_kind": pa.ListArray.from_arrays(pa.array(offsets), kinds),
-        "in_entity": column([in_entity[idx]] * len(copies), pa.bool_()),
+        "in_entity": column([gather(in_entity, lay, False) for _, _, lay in copies], pa.bool_()),
     }
-    return pa.table(columns, schema=MASKED_SCHEMA)
+    schema = MASKED_SCHEMA
+    if any(lay.pair_label is not None for _, _, lay in copies):
+        columns["token_type_ids"] = column([lay.token_type for _, _, lay in copies], pa.int8())
+        columns["pair_label"] = pa.array(np.concatenate([lay.pair_label for _, _, lay in copies]),
+                                         pa.int32())
+        schema = MASKED_PAIR_SCHEMA
+    return pa.table(columns, schema=schema)
+
+
+def units_table(seqs: Sequences, rows: np.ndarray, masker: Masker, in_entity: np.ndarray
+                ) -> pa.Table:
+    """The unmasked sequences ``rows`` with the strategy's candidate units (``UNITS_SCHEMA``):
+    what dynamic masking draws from at train time."""
+    lay = Layout.plain(seqs, rows)
+    offsets = pa.array(lay.offsets.astype(np.int32))
+    units = masker.units
+    pick = np.isin(units.row, rows)
+    per_row = np.bincount(np.searchsorted(rows, units.row[pick]), minlength=len(rows))
+    unit_off = pa.array(exclusive_cumsum(per_row).astype(np.int32))
+
+    def listed(off: pa.Array, values: np.ndarray, type_: pa.DataType) -> pa.ListArray:
+        return pa.ListArray.from_arrays(off, pa.array(values, type=type_))
+
+    return pa.table({
+        "seq_id": pa.array(lay.seq_id, pa.int32()),
+        "input_ids": listed(offsets, seqs.ids[lay.idx], pa.int32()),
+        "in_entity": listed(offsets, in_entity[lay.idx], pa.bool_()),
+        "unit_start": listed(unit_off, units.start[pick], pa.int32()),
+        "unit_end": listed(unit_off, units.end[pick], pa.int32()),
+        "unit_kind": listed(unit_off, units.kind[pick].astype(object), pa.string()),
+    }, schema=UNITS_SCHEMA)
 
 
 def external_entries(params: Params) -> tuple[list[tuple[str, str]], dict]:

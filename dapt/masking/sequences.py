@@ -35,6 +35,18 @@ class Sequences:
     def __len__(self) -> int:
         return len(self.seq_id)
 
+    @classmethod
+    def bare(cls, seq_id: np.ndarray, offsets: np.ndarray, ids: np.ndarray) -> Sequences:
+        """Token ids only (no text, offsets or gold): what drawing masks from given units
+        needs (``dapt.training.dynamic``)."""
+        z, flat = np.empty(0, np.int64), np.full(len(ids), -1, np.int64)
+        n = len(seq_id)
+        return cls(seq_id=seq_id, doc_id=np.full(n, "", dtype=str),
+                   source=np.full(n, "", dtype=str), offsets=offsets, ids=ids,
+                   char_start=flat, char_end=flat, text=[""] * n,
+                   text_start=np.zeros(n, np.int64), ent_row=z, ent_start=z, ent_end=z,
+                   ent_type=np.empty(0, str))
+
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)

@@ -84,3 +84,18 @@ def mask_stats(masker: Masker, copies: list[Masked], rows: np.ndarray, entities:
 
 def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else 0.0
+
+
+def expected_mask_rate(masker: Masker, rows: np.ndarray) -> float:
+    """The mask rate over ``rows`` that the units and params imply, before any draw: each
+    unit's maskable tokens times its probability (``span``: ceil(p x maskable) per
+    sequence, the span target). A ``mask_budget`` can only lower the drawn rate, so with
+    one this is an upper bound."""
+    maskable = int(masker.n_maskable[rows].sum())
+    if not maskable:
+        return 0.0
+    if masker.cfg.strategy == "span":
+        target = np.ceil(masker.cfg.prob * masker.n_maskable[rows] - 1e-9)
+        return float(target.sum()) / maskable
+    in_rows = np.isin(masker.units.row, rows)
+    return float((masker.prob * masker.unit_len)[in_rows].sum()) / maskable

@@ -135,13 +135,20 @@ class Masker:
     """Draws masked copies of ``seqs`` under one strategy."""
 
     def __init__(self, seqs: Sequences, cfg: MaskConfig, vocab: Vocab, entities: Units,
-                 words: Units | None = None):
+                 words: Units | None = None, candidates: Units | None = None):
+        """``candidates``: the units to draw from as ``candidate_units`` returned them (e.g.
+        stored for dynamic masking); None: found here from ``entities`` and ``words``."""
         self.seqs, self.cfg, self.vocab = seqs, cfg, vocab
         self.maskable = ~np.isin(seqs.ids, vocab.special_ids)
         self.n_maskable = np.add.reduceat(self.maskable.astype(np.int64), seqs.offsets[:-1])
-        types = sorted(set(entities.kind.tolist()))
+        if candidates is None:
+            candidates = self._candidates(entities, words)
+        types = sorted(set(entities.kind.tolist()) | set(candidates.kind.tolist()))
         self.kind_names = list(BASE_KINDS) + [t for t in types if t not in BASE_KINDS]
-        self.units, self.prob, self.budgeted = self._candidates(entities, words)
+        self.units = candidates
+        self.prob = np.where(candidates.entity | (cfg.strategy != "entity_token"), cfg.prob,
+                             cfg.token_prob)
+        self.budgeted = candidates.entity & (cfg.budget is not None)
         cum = exclusive_cumsum(self.maskable)
         base = seqs.offsets[self.units.row]
         self.unit_len = cum[base + self.units.end] - cum[base + self.units.start]
@@ -154,23 +161,22 @@ class Masker:
         lookup = {name: i for i, name in enumerate(self.kind_names)}
         return np.array([lookup[k] for k in kinds.tolist()], np.int32)
 
-    def _candidates(self, entities: Units, words: Units | None):
-        cfg = self.cfg
-        if cfg.strategy == "token":
-            units = token_units(self.seqs, self.maskable)
-        elif cfg.strategy == "wwm":
+    def _candidates(self, entities: Units, words: Units | None) -> Units:
+        """The strategy's units: what ``copy`` draws from (none for ``span``: drawn per copy).
+        A unit is an entity unit (``entity``) or a token/word one; ``entity_token`` draws the
+        first with ``mask_prob``, the others with ``mask.token_prob``."""
+        strategy = self.cfg.strategy
+        if strategy == "token":
+            return token_units(self.seqs, self.maskable)
+        if strategy == "wwm":
             if words is None:
                 raise ValueError("wwm needs word units")
-            units = words
-        elif cfg.strategy == "entity":
-            units = entities
-        elif cfg.strategy == "entity_token":
-            units = Units.concat(entities, token_units(self.seqs, self.maskable, entities))
-        else:  # span: drawn per copy
-            return Units.empty(), np.empty(0), np.empty(0, bool)
-        prob = np.where(units.entity | (cfg.strategy != "entity_token"), cfg.prob, cfg.token_prob)
-        budgeted = units.entity & (cfg.budget is not None)
-        return units, prob, budgeted
+            return words
+        if strategy == "entity":
+            return entities
+        if strategy == "entity_token":
+            return Units.concat(entities, token_units(self.seqs, self.maskable, entities))
+        return Units.empty()
 
     def copy(self, c: int) -> Masked:
         """Masked copy ``c`` of every sequence."""

@@ -135,7 +135,27 @@ def token_loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.
         logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1).to(logits.device),
         ignore_index=-100, reduction="sum")
     if num_items_in_batch is None:
-        num_items_in_batch = labels.ne(-100).sum().clamp(min=1)
-    return total / num_items_in_batch
+        num_items_in_batch = labels.ne(-100).sum()
+    # A step without any predicted token (possible with dynamic masks) adds a zero loss.
+    return total / max(num_items_in_batch, 1)
 
 
+
+
+def pair_task_loss(outputs, labels: torch.Tensor, num_items_in_batch=None, *,
+                   weight: float) -> torch.Tensor:
+    """``token_loss`` + ``weight`` x the pair loss (``pretrain.pair_weight``).
+
+    The model's ``pair_loss`` is the mean over the micro-batch's labelled pairs; it is
+    weighted by the micro-batch's share of the step's labelled tokens (the share
+    ``token_loss`` gives it), so over a step's micro-batches and processes the pair term is a
+    weighted mean that sums to one, like the MLM term; with one micro-batch on one process it
+    is the plain mean.
+    """
+    loss = token_loss(outputs, labels, num_items_in_batch)
+    pair = outputs.get("pair_loss") if hasattr(outputs, "get") else None
+    if pair is None or weight == 0:
+        return loss
+    share = 1.0 if num_items_in_batch is None else (
+        labels.ne(-100).sum() / max(num_items_in_batch, 1))
+    return loss + weight * share * pair

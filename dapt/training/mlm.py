@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +18,63 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
-from dapt.data.contracts import IGNORE_LABEL, read_masked
+from dapt.data.contracts import DYNAMIC_UNITS, IGNORE_LABEL, read_masked
+from dapt.masking.strategies import Vocab
 from dapt.training.arguments import (
     pad_multiple,
+    pair_task_loss,
     run_precision,
     token_loss,
     training_arguments,
 )
-from dapt.training.models import BertForMaskedLMAtPositions
+from dapt.training.dynamic import DynamicMasks
+from dapt.training.models import BertForMaskedLMAtPositions, BertForPreTrainingAtPositions
 from dapt.training.trainer import SeededTrainer
 
 
 def training_rows(path: Path | str) -> tuple[list[dict], int]:
     """Train rows with at least one predicted token, and how many copies were skipped.
 
-    A copy in which nothing was masked adds no loss and no gradient, only compute.
+    A copy in which nothing was masked adds no MLM loss, only compute; with a pair task its
+    pair is skipped with it (the pair draw does not depend on the masks, so the pairs kept
+    are an unbiased sample).
     """
     rows = read_masked(path)
     kept = [r for r in rows if any(t != IGNORE_LABEL for t in r["labels"])]
     return kept, len(rows) - len(kept)
+
+
+def stored_mask_rate(rows: list[dict], special_ids: set[int]) -> float:
+    """Predicted share of the maskable (non-special) tokens of stored masked rows; a
+    masked position counts as maskable whatever replaced it."""
+    masked = maskable = 0
+    for r in rows:
+        for t, label in zip(r["input_ids"], r["labels"]):
+            hit = label != IGNORE_LABEL
+            masked += hit
+            maskable += hit or t not in special_ids
+    return masked / maskable if maskable else 0.0
+
+
+def train_examples(masked: Path, masking: dict, tokenizer
+                   ) -> tuple[list[dict] | DynamicMasks, int, Path]:
+    """The train examples (stored copies, or dynamic masks), the copies skipped for having no
+    mask, and the file they come from."""
+    if masking.get("mask_mode", "static") == "dynamic":
+        path = masked / DYNAMIC_UNITS
+        return DynamicMasks(path, masking, Vocab.from_tokenizer(tokenizer)), 0, path
+    rows, skipped = training_rows(masked / "train.parquet")
+    return rows, skipped, masked / "train.parquet"
+
+
+def realised_mask_rate(rows: list[dict] | DynamicMasks, train_file: Path, tokenizer,
+                       epochs: int) -> float:
+    """The masked share of the maskable tokens of every sequence copy the run drew: the
+    stored copies (those skipped for having no mask included), or each epoch's dynamic
+    masks."""
+    if isinstance(rows, DynamicMasks):
+        return rows.mask_rate(epochs)
+    return stored_mask_rate(read_masked(train_file), set(tokenizer.all_special_ids))
 
 
 class MaskedLMTrainer(SeededTrainer):
@@ -52,14 +91,25 @@ def mlm_scores(model, rows: list[dict], collate, batch_size: int, device) -> dic
     model.eval()
     order = sorted(range(len(rows)), key=lambda i: (len(rows[i]["input_ids"]), i))
     loss_sum, n, hits, n_ent, hits_ent = 0.0, 0, 0, 0, 0
+    pair_loss, n_pairs, pair_hits = 0.0, 0, 0
+    fields = [k for k in ("input_ids", "labels", "token_type_ids", "pair_label") if k in rows[0]]
     for b in range(0, len(order), batch_size):
         chunk = [rows[i] for i in order[b : b + batch_size]]
-        batch = collate([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in chunk])
+        batch = collate([{k: r[k] for k in fields} for r in chunk])
         width = batch["input_ids"].shape[1]
         entity = torch.tensor([r["in_entity"] + [False] * (width - len(r["in_entity"]))
                                for r in chunk], dtype=torch.bool)
-        logits = model(input_ids=batch["input_ids"].to(device),
-                       attention_mask=batch["attention_mask"].to(device)).logits
+        inputs = {k: batch[k].to(device) for k in ("input_ids", "attention_mask",
+                                                   "token_type_ids") if k in batch}
+        out = model(**inputs)
+        logits = out.logits
+        if "pair_label" in batch:
+            gold_pair = batch["pair_label"].to(device)
+            labelled = gold_pair != IGNORE_LABEL
+            pair_logits = out.pair_logits[labelled].float()
+            pair_loss += F.cross_entropy(pair_logits, gold_pair[labelled], reduction="sum").item()
+            n_pairs += int(labelled.sum())
+            pair_hits += int((pair_logits.argmax(-1) == gold_pair[labelled]).sum())
         labels = batch["labels"].to(device)
         chosen = labels != -100
         logits, gold = logits[chosen].float(), labels[chosen]
@@ -80,6 +130,9 @@ def mlm_scores(model, rows: list[dict], collate, batch_size: int, device) -> dic
         "entity_accuracy": hits_ent / n_ent if n_ent else None,
         "masked_tokens": n,
         "entity_masked_tokens": n_ent,
+        "pair_loss": pair_loss / n_pairs if n_pairs else None,
+        "pair_accuracy": pair_hits / n_pairs if n_pairs else None,
+        "pairs": n_pairs or None,
     }
 
 
@@ -100,8 +153,11 @@ class PositionsCollator:
         self.pad = pad
 
     def __call__(self, features: list[dict]) -> dict:
-        batch = self.pad(features)
+        pair = [f["pair_label"] for f in features if "pair_label" in f]
+        batch = self.pad([{k: v for k, v in f.items() if k != "pair_label"} for f in features])
         batch["mlm_positions"] = batch["labels"] != IGNORE_LABEL
+        if pair:
+            batch["pair_label"] = torch.tensor(pair, dtype=torch.long)
         return batch
 
 
@@ -119,17 +175,20 @@ def build_mlm_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: l
                                                  run_precision(params["precision"]),
                                                  **{**settings, **overrides})
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
-    if isinstance(model, BertForMaskedLMAtPositions):
+    loss = token_loss
+    if isinstance(model, BertForPreTrainingAtPositions):
+        loss = partial(pair_task_loss, weight=float(cfg["pair_weight"]))
+    if isinstance(model, (BertForMaskedLMAtPositions, BertForPreTrainingAtPositions)):
         collator = PositionsCollator(collator)
     return MaskedLMTrainer(model=model, args=args, data_collator=collator,
                            train_dataset=train_rows, eval_dataset=eval_rows,
                            processing_class=tokenizer, callbacks=callbacks or [],
-                           compute_loss_func=token_loss)
+                           compute_loss_func=loss)
 
 
-def check_lengths(rows: list[dict], model) -> None:
+def check_lengths(lengths: list[int], model) -> None:
     """Raise unless the model has a position for every token of the longest row."""
-    longest = max(len(r["input_ids"]) for r in rows)
+    longest = max(lengths)
     limit = model.config.max_position_embeddings
     if longest > limit:
         raise ValueError(f"masked sequences reach {longest} tokens, the model takes {limit} "

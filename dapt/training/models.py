@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,15 @@ from transformers import (
     AutoModelForMaskedLM,
     BertConfig,
     BertForMaskedLM,
+    BertForPreTraining,
     PreTrainedModel,
     set_seed,
 )
 from transformers.modeling_outputs import MaskedLMOutput
+from transformers.utils import ModelOutput
 
 from dapt.data.atomic import save_pretrained
+from dapt.data.contracts import IGNORE_LABEL
 from dapt.data.tokenizer_io import checkpoint_config
 from dapt.params import SCRATCH
 
@@ -88,21 +92,71 @@ class BertForMaskedLMAtPositions(BertForMaskedLM):
         return MaskedLMOutput(logits=self.cls(hidden[mlm_positions.bool()]))
 
 
-def build_mlm_model(base_model: str, scratch: Mapping[str, Any], tokenizer) -> PreTrainedModel:
+@dataclass
+class PreTrainingOutput(ModelOutput):
+    """MLM logits (at ``mlm_positions`` when given), the pair head's logits ``[B, 2]`` and,
+    given ``pair_label``, the mean pair cross-entropy over the labelled pairs (0 if none)."""
+
+    logits: torch.Tensor | None = None
+    pair_logits: torch.Tensor | None = None
+    pair_loss: torch.Tensor | None = None
+
+
+class BertForPreTrainingAtPositions(BertForPreTraining):
+    """``BertForPreTraining`` (MLM head + a binary head on the pooled [CLS]: BERT's NSP head,
+    used for NSP and SOP alike) with MLM logits at ``mlm_positions`` only, as
+    ``BertForMaskedLMAtPositions``. A hub checkpoint's pooler and NSP head load into it (hfl's
+    ``pytorch_model.bin`` has both); saved folders load as ``AutoModelForMaskedLM`` too (the
+    pooler and pair head are then unused)."""
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
+                mlm_positions: torch.Tensor | None = None,
+                pair_label: torch.Tensor | None = None, **kwargs):
+        out = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                        token_type_ids=token_type_ids)
+        hidden = out.last_hidden_state
+        if mlm_positions is not None:
+            hidden = hidden[mlm_positions.bool()]
+        logits, pair_logits = self.cls(hidden, out.pooler_output)
+        pair_loss = None
+        if pair_label is not None:
+            labelled = pair_label != IGNORE_LABEL
+            pair_loss = (torch.nn.functional.cross_entropy(
+                pair_logits[labelled].float(), pair_label[labelled], reduction="mean")
+                if labelled.any() else pair_logits.sum() * 0.0)
+        return PreTrainingOutput(logits=logits, pair_logits=pair_logits, pair_loss=pair_loss)
+
+
+def build_mlm_model(base_model: str, scratch: Mapping[str, Any], tokenizer,
+                    pair_task: str = "none") -> PreTrainedModel:
     """A masked-LM model: fresh from the scratch params, or ``from_pretrained(base_model)``.
 
     BERT models are built as ``BertForMaskedLMAtPositions`` (logits at predicted positions
-    only); other architectures load with ``AutoModelForMaskedLM`` (logits everywhere).
+    only), or with a pair task as ``BertForPreTrainingAtPositions`` (the checkpoint's pooler
+    and NSP head loaded where it has them, else initialised from the seed); other
+    architectures load with ``AutoModelForMaskedLM`` (logits everywhere, no pair task).
     """
+    pairs = pair_task != "none"
     if base_model == SCRATCH:
         config = scratch_config(scratch, tokenizer)
         log.info("new BERT from scratch: %s", config_summary(config))
-        return BertForMaskedLMAtPositions(config)
+        return BertForPreTrainingAtPositions(config) if pairs else \
+            BertForMaskedLMAtPositions(config)
     log.info("loading masked-LM model %s", base_model)
     config = checkpoint_config(base_model)
-    model_cls = BertForMaskedLMAtPositions if config.model_type == "bert" else \
-        AutoModelForMaskedLM
-    model = model_cls.from_pretrained(base_model, config=config)
+    if config.model_type != "bert":
+        if pairs:
+            raise ValueError(f"pretrain.pair_task={pair_task!r} needs a BERT checkpoint (a "
+                             f"pooler and a [CLS] pair head); {base_model} is "
+                             f"{config.model_type!r}")
+        model = AutoModelForMaskedLM.from_pretrained(base_model, config=config)
+    else:
+        model_cls = BertForPreTrainingAtPositions if pairs else BertForMaskedLMAtPositions
+        model, info = model_cls.from_pretrained(base_model, config=config,
+                                                output_loading_info=True)
+        fresh = sorted({".".join(k.split(".")[:2]) for k in info["missing_keys"]})
+        if fresh:
+            log.info("not in %s, initialised from the seed: %s", base_model, ", ".join(fresh))
     return fit_vocab(model, tokenizer)
 
 

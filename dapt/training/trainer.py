@@ -16,6 +16,13 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 
+def sequence_lengths(rows) -> list[int]:
+    """Token count of every train example (a dataset with ``lengths``, such as the dynamic
+    masks of ``dapt.training.dynamic``, knows them without building the examples)."""
+    lengths = getattr(rows, "lengths", None)
+    return list(lengths) if lengths is not None else [len(row["input_ids"]) for row in rows]
+
+
 class SeededLengthGroupedSampler(LengthGroupedSampler):
     """Length-grouped order drawn from ``(seed, epoch)`` alone.
 
@@ -41,15 +48,19 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class EpochSampler(TrainerCallback):
-    """Tells the trainer's sampler which epoch starts (also the first one after a resume)."""
+    """Tells the trainer's sampler, and a train dataset with ``set_epoch`` (dynamic masks),
+    which epoch starts (also the first one after a resume)."""
 
     def __init__(self, trainer: SeededTrainer):
         self.trainer = trainer
 
     def on_epoch_begin(self, args, state, control, **kwargs):
+        epoch = int(state.epoch or 0)
         sampler = getattr(self.trainer, "epoch_sampler", None)
         if sampler is not None:
-            sampler.set_epoch(int(state.epoch or 0))
+            sampler.set_epoch(epoch)
+        if hasattr(self.trainer.train_dataset, "set_epoch"):  # dapt.training.dynamic
+            self.trainer.train_dataset.set_epoch(epoch)
 
 
 class SeededTrainer(Trainer):
@@ -64,7 +75,7 @@ class SeededTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None):
         rows = train_dataset if train_dataset is not None else self.train_dataset
-        lengths = [len(row["input_ids"]) for row in rows]
+        lengths = sequence_lengths(rows)
         self.epoch_sampler = SeededLengthGroupedSampler(
             self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths,
             self.args.seed)
