@@ -1,5 +1,6 @@
-"""In a temporary DVC repo, changing only ``mask_prob``, the unit source or the lexicon file
-reruns mask-annotate and what follows, nothing before it.
+"""In a temporary DVC repo, changing only ``mask_prob``, the unit source, the lexicon file or
+the pair task reruns mask-annotate and what follows, nothing before it; the pair loss weight
+reruns nothing there (pretrain reads it).
 
 The temp repo holds ``stages/`` and ``dapt/``, ``params.yaml``, a subset of ``data/demo``,
 ``data/resources`` and the project's own split / tokenize / unit-tagger / mask-annotate stage
@@ -13,6 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -126,3 +128,18 @@ def test_unit_source_and_lexicon_file_rerun_only_mask_annotate_and_later(reprodu
     status = dvc(repo, "status")
     assert "mask-annotate:" in status and "modified:" in status and "lexicon.tsv" in status
     assert not any(f"{s}:" in status for s in ("split", "tokenize", "unit-tagger"))
+
+
+def test_pair_task_reruns_mask_annotate_and_the_pair_weight_does_not(reproduced, tmp_path):
+    repo = fresh_copy(reproduced, tmp_path)
+    set_param(repo, "pair_weight", "0.5")  # pretrain's param: the masks stay
+    assert "up to date" in dvc(repo, "status")
+
+    set_param(repo, "pair_task", "sop")  # the pairs are drawn with the masks
+    status = dvc(repo, "status")
+    assert "mask-annotate:" in status and "pretrain.pair_task" in status
+    assert not any(f"{s}:" in status for s in ("split", "tokenize", "unit-tagger"))
+    out = dvc(repo, "repro")
+    assert "Running stage 'mask-annotate'" in out and "Running stage 'downstream'" in out
+    names = pq.read_schema(repo / "data" / "masked" / "train.parquet").names
+    assert names[-2:] == ["token_type_ids", "pair_label"]

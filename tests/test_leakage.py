@@ -48,18 +48,27 @@ def test_dev_test_annotations_never_reach_the_masks(source, tmp_path):
         assert (a == (changed / "split" / f"{part}.jsonl").read_bytes()) is same
     for name in ("unit_tagger/crf.crfsuite", "units/unlabeled.jsonl", "units/dev.jsonl"):
         assert (base / name).read_bytes() == (changed / name).read_bytes()
-    runs = [("entity", "lexicon", True), ("entity_token", "lexicon", True),
-            ("entity", "tagger", True), ("entity", "tagger", False)]
-    for strategy, units, dev in runs:
-        out = f"{strategy}_{units}_{dev}"
-        over = {"mask_strategy": strategy, "mask_dupe": 2, "mask.unlabeled_units": units}
+    # (strategy, unit source, dev gold given, further params): sentence pairs (NSP partners
+    # come from other documents) and dynamic masking's stored units must not change either
+    runs = [("entity", "lexicon", True, {}), ("entity_token", "lexicon", True, {}),
+            ("entity", "tagger", True, {}), ("entity", "tagger", False, {}),
+            ("entity", "lexicon", True, {"pretrain.pair_task": "nsp"}),
+            ("entity", "tagger", True, {"pretrain.pair_task": "sop"}),
+            ("entity", "lexicon", True, {"mask_mode": "dynamic", "mask_dupe": 1})]
+    for strategy, units, dev, extra in runs:
+        out = "_".join([strategy, units, str(dev), *map(str, extra.values())])
+        over = {"mask_strategy": strategy, "mask_dupe": 2, "mask.unlabeled_units": units,
+                **extra}
         ma = mask_annotate(base_params, base, out, dev, **over)
         mb = mask_annotate(params, changed, out, dev, **over)
         assert ma["lexicon_matches"] == mb["lexicon_matches"] > 0
         assert ma["unlabeled_units"] == mb["unlabeled_units"]
         assert ma["unlabeled_units"]["units"] > 0
         assert (ma.get("unit_quality") != mb.get("unit_quality")) is dev
-        for name in ("train.parquet", "eval.parquet"):
+        files = sorted(p.name for p in (base / out).glob("*.parquet"))
+        assert files == (["eval.parquet", "units.parquet"] if extra.get("mask_mode")
+                         else ["eval.parquet", "train.parquet"])
+        for name in files:
             assert (base / out / name).read_bytes() == (changed / out / name).read_bytes()
     for name in ("train.parquet", "eval.parquet"):  # dev gold given or not: same masks
         assert ((base / "entity_tagger_True" / name).read_bytes()
