@@ -1,7 +1,9 @@
 """A folder laid out like ``hfl/chinese-roberta-wwm-ext`` (config.json, pytorch_model.bin,
 a 21,128-line vocab.txt, no tokenizer.json) as ``base_model``: the MLM head loads from the
 file, and tokenize -> mask-annotate -> pretrain -> finetune-ner -> evaluate -> predict run on
-the demo data with the tiny profile, also from a config.json without ``model_type``.
+the demo data with the tiny profile, also from a config.json without ``model_type``; the
+first pretrains with NSP (the checkpoint's own NSP head and pooler), the second with dynamic
+masks.
 
 Stages run in-process (``run(params, paths)``, the code ``main()`` calls): importing the
 training stack costs ~10 s of CPU per subprocess here.
@@ -70,10 +72,13 @@ def pipeline(hub, tmp_path_factory) -> Path:
     """Every stage from the hub folder; without model_type, fine-tuning also starts from
     the folder itself (``finetune.init: base``), so both loaders meet that config."""
     tmp = tmp_path_factory.mktemp("pipeline")
-    init = "pretrained" if "model_type" in json.loads((hub / "config.json").read_text()) \
-        else "base"
+    typed = "model_type" in json.loads((hub / "config.json").read_text())
+    init = "pretrained" if typed else "base"
+    # the other pretraining options on the hub shape: NSP with the checkpoint's own head,
+    # and dynamic masks
+    option = {"pretrain.pair_task": "nsp"} if typed else {"mask_mode": "dynamic"}
     params = split_tokenize(tmp, DEMO / "labeled", DEMO / "unlabeled",
-                            **{**TINY, "base_model": str(hub), "finetune.init": init})
+                            **{**TINY, "base_model": str(hub), "finetune.init": init, **option})
     run_stage("mask-annotate", params, mlm=str(tmp / "tokenized" / "mlm.parquet"),
               tokenizer=str(tmp / "tokenizer"), units=None, dev=None, out=str(tmp / "masked"),
               metrics=str(tmp / "masking.json"))
@@ -97,7 +102,12 @@ def pipeline(hub, tmp_path_factory) -> Path:
 def test_pipeline_runs_end_to_end_from_the_hub_folder(pipeline):
     tokenize = json.loads((pipeline / "tokenize.json").read_text())
     assert tokenize["vocab_size"] == HUB_SIZE
-    assert json.loads((pipeline / "pretrain.json").read_text())["eval"]["masked_tokens"] > 0
+    pretrain = json.loads((pipeline / "pretrain.json").read_text())
+    assert pretrain["eval"]["masked_tokens"] > 0 and 0 < pretrain["train"]["mask_rate"] < 1
+    if (pipeline / "masked" / "units.parquet").is_file():  # dynamic masks
+        assert not (pipeline / "masked" / "train.parquet").exists()
+    else:  # NSP: scored on the held-out pairs
+        assert 0 <= pretrain["eval"]["pair_accuracy"] <= 1 and pretrain["eval"]["pairs"] > 0
     for model in ("pretrained", "ner"):
         config = json.loads((pipeline / model / "config.json").read_text())
         assert config["model_type"] == "bert" and config["vocab_size"] == HUB_SIZE

@@ -31,9 +31,12 @@ PRETRAIN = {"pretrain.epochs": 5, "pretrain.batch_size": 8, "pretrain.save_steps
 THREADS = {"OMP_NUM_THREADS": "1"}
 
 
-def test_killed_dvc_exp_run_resumes_pretraining(tmp_path):
+@pytest.mark.parametrize("masks", [{}, {"mask_mode": "dynamic", "mask_dupe": 1}],
+                         ids=["static", "dynamic"])
+def test_killed_dvc_exp_run_resumes_pretraining(tmp_path, masks):
+    """Dynamic masks too: the resumed epoch redraws the masks it had (seed, epoch, sequence)."""
     data = demo_subset(tmp_path / "demo")
-    repo = tiny_clone(tmp_path / "repo", **PRETRAIN,
+    repo = tiny_clone(tmp_path / "repo", **PRETRAIN, **masks,
                       **{"data.labeled_dir": str(data / "labeled"),
                          "data.unlabeled_dir": str(data / "unlabeled")})
     state = tmp_path / "state"

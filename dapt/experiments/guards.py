@@ -45,15 +45,24 @@ def other_profile(runs: list[Run], profile: dict[str, str],
 
 
 def general_checkpoint(rev: str) -> str | None:
-    """The md5 of ``general/model`` in ``general/dvc.lock`` at commit ``rev`` (None where
-    that commit has no such output). ``base_model`` names the folder, not its bytes, so this
-    is what tells the general checkpoints of two grids apart."""
+    """What names the general checkpoint at commit ``rev`` (None where that commit's
+    ``general/dvc.lock`` has no ``general/model``): the md5s of its files but the model card
+    (``README.md``, which quotes params and may change with code that leaves the weights
+    alone), read from the folder's ``.dir`` manifest in the DVC cache; the folder's md5 where
+    the cache lacks that manifest. ``base_model`` names the folder, not its bytes, so this is
+    what tells the general checkpoints of two grids apart."""
     proc = subprocess.run(["git", "show", f"{rev}:general/dvc.lock"], cwd=REPO,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         return None
     outs = yaml.safe_load(proc.stdout)["stages"]["pretrain"]["outs"]
-    return next((out["md5"] for out in outs if out["path"] == "general/model"), None)
+    md5 = next((out["md5"] for out in outs if out["path"] == "general/model"), None)
+    manifest = REPO / ".dvc" / "cache" / "files" / "md5" / str(md5)[:2] / str(md5)[2:]
+    if md5 is None or not manifest.is_file():
+        return md5
+    files = json.loads(manifest.read_text(encoding="utf-8"))
+    return " ".join(f"{f['relpath']}:{f['md5']}" for f in sorted(files, key=lambda f: f["relpath"])
+                    if f["relpath"] != "README.md")
 
 
 def general_model_change(status: dict) -> str | None:
