@@ -153,3 +153,19 @@ def test_hub_checkpoint_keeps_its_nsp_head_and_pooler_and_saves_as_masked_lm(tmp
     for key, tensor in mlm.state_dict().items():
         assert torch.equal(tensor, state[key]), key
 
+
+
+def test_model_card_names_the_pair_task_and_the_mask_mode():
+    from dapt.training.model_card import pretrained_card
+
+    params = load_params().to_dict()
+    params["pretrain"]["pair_task"] = "sop"
+    masking = {"strategy": "entity", "mask_prob": 0.5, "mask_budget": None, "mask_dupe": 1,
+               "mask_mode": "dynamic", "pair_task": "sop", "mask_rate": 0.1}
+    card = pretrained_card(params, masking, {}, {"eval": {"loss": 1.0}})
+    assert "fresh masks every epoch (dynamic)" in card
+    assert "sentence-order prediction (SOP) on sentence pairs" in card
+    assert "pair_task: sop" in card  # the params block
+    static = pretrained_card(load_params().to_dict(), {**masking, "mask_mode": "static",
+                                                       "pair_task": "none"}, {}, {"eval": {}})
+    assert "1 static masked copies" in static and "prediction" not in static

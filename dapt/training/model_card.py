@@ -85,6 +85,10 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+PAIR_TASK_NAMES = {"sop": "sentence-order prediction (SOP)",
+                   "nsp": "next-sentence prediction (NSP)"}
+
+
 def pretrained_card(params: Mapping[str, Any], masking: Mapping[str, Any],
                     inputs: Mapping[str, str], metrics: Mapping[str, Any]) -> str:
     """Card of ``models/pretrained``: masked-LM continued pretraining."""
@@ -98,12 +102,19 @@ def pretrained_card(params: Mapping[str, Any], masking: Mapping[str, Any],
             "tags": TAGS, **_hub_base(base), "datasets_note": DATASET,
             "metrics": ["perplexity", "accuracy"], "dapt": record}
     strategy = masking.get("strategy", "?")
+    copies = (f"{masking.get('mask_dupe')} static masked copies"
+              if masking.get("mask_mode", "static") == "static"
+              else "fresh masks every epoch (dynamic)")
+    task = masking.get("pair_task", "none")
+    pairs = "" if task == "none" else (
+        f", plus {PAIR_TASK_NAMES.get(task, task)} on sentence pairs (`pair_weight` "
+        f"{params['pretrain'].get('pair_weight')})")
     body = [
         f"# Domain-adapted masked LM ({strategy} masking)", "",
         f"Continued masked-LM pretraining of `{shown_model(base)}` on domain text with "
         f"**{strategy}** masking (`mask_prob` {masking.get('mask_prob')}, `mask_budget` "
-        f"{masking.get('mask_budget')}, {masking.get('mask_dupe')} static masked copies; "
-        f"measured mask rate {_fmt(masking.get('mask_rate'))}). Made by the `pretrain` stage "
+        f"{masking.get('mask_budget')}, {copies}; measured mask rate "
+        f"{_fmt(masking.get('mask_rate'))}){pairs}. Made by the `pretrain` stage "
         "of this DVC project; the `dapt` block above holds every param and the digests of "
         "the masked data and tokenizer it read.", "",
         "| held-out MLM metric | value |", "|---|---|",
