@@ -13,10 +13,12 @@ process, the options taking turns for ``--rounds`` rounds:
 * ``dynamic``: ``mask_mode: dynamic`` (masks drawn when an epoch starts).
 
 Dynamic masking draws each epoch's masks at once, outside the steps; that draw is timed on
-its own and shown as a share of the epoch's step time. Prints per option the median
-seconds per step over the rounds and its ratio to ``mlm``:
+its own and shown as a share of the epoch's step time. The options' batches differ a little
+(a pair row has one more [SEP], a random next segment its own length), so beside seconds
+per step it counts the non-pad tokens of the measured batches. Prints per option the
+medians over the rounds and their ratios to ``mlm``:
 
-    sop 0.123 s/step  x1.02 vs mlm
+    sop 0.412 s/step  x1.002 vs mlm; 9876 tok/s  x1.010 time per token vs mlm
 
 Usage: python -m bench.pretrain_objectives [--data DIR] [--steps 40] [--rounds 2]
 """
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.pretrain_throughput import Meter, run_stage
+from bench.pretrain_throughput import CountingCollator, Meter, run_stage
 from dapt.data.contracts import read_masked
 from dapt.data.tokenizer_io import load_tokenizer
 from dapt.masking.strategies import Vocab
@@ -84,7 +86,9 @@ def prepare(data: Path, work: Path) -> dict:
     return params
 
 
-def seconds_per_step(params: dict, name: str, work: Path, steps: int, warmup: int) -> float:
+def step_cost(params: dict, name: str, work: Path, steps: int, warmup: int
+              ) -> tuple[float, float]:
+    """(seconds per step, non-pad tokens per second) over the measured steps."""
     masked = work / f"masked_{name}"
     record = json.loads((masked / "masking.json").read_text(encoding="utf-8"))
     tokenizer = load_tokenizer(work / "tokenizer")
@@ -98,8 +102,11 @@ def seconds_per_step(params: dict, name: str, work: Path, steps: int, warmup: in
                                 callbacks=[meter], max_steps=warmup + steps, eval_strategy="no",
                                 save_strategy="no", logging_steps=warmup + steps,
                                 disable_tqdm=True)
+    counter = CountingCollator(trainer.data_collator, tokenizer.pad_token_id)
+    trainer.data_collator = counter
     trainer.train()
-    return (meter.end - meter.start) / steps
+    seconds = meter.end - meter.start
+    return seconds / steps, sum(counter.tokens[warmup : warmup + steps]) / seconds
 
 
 def main() -> None:
@@ -117,11 +124,16 @@ def main() -> None:
     print(f"base {params['base_model']}, token masking at 0.15, max_len 128, batch 32, "
           f"{args.steps} measured steps x {args.rounds} rounds", flush=True)
     times: dict[str, list[float]] = {name: [] for name in OPTIONS}
+    rates: dict[str, list[float]] = {name: [] for name in OPTIONS}
     for r in range(args.rounds):
         for name in OPTIONS:
-            times[name].append(seconds_per_step(params, name, work, args.steps, args.warmup))
-            print(f"round {r + 1} {name}: {times[name][-1]:.4f} s/step", flush=True)
+            per_step, per_second = step_cost(params, name, work, args.steps, args.warmup)
+            times[name].append(per_step)
+            rates[name].append(per_second)
+            print(f"round {r + 1} {name}: {per_step:.4f} s/step, {per_second:.0f} tok/s",
+                  flush=True)
     med = {name: statistics.median(t) for name, t in times.items()}
+    tok = {name: statistics.median(t) for name, t in rates.items()}
     tokenizer = load_tokenizer(work / "tokenizer")
     record = json.loads((work / "masked_dynamic" / "masking.json").read_text(encoding="utf-8"))
     masks = DynamicMasks(work / "masked_dynamic" / "units.parquet", record,
@@ -131,7 +143,8 @@ def main() -> None:
     draw = time.perf_counter() - start
     epoch_steps = -(-len(masks) // int(params["pretrain"]["batch_size"]))
     for name in OPTIONS:
-        print(f"{name} {med[name]:.4f} s/step  x{med[name] / med['mlm']:.3f} vs mlm")
+        print(f"{name} {med[name]:.4f} s/step  x{med[name] / med['mlm']:.3f} vs mlm; "
+              f"{tok[name]:.0f} tok/s  x{tok['mlm'] / tok[name]:.3f} time per token vs mlm")
     print(f"dynamic: drawing one epoch's masks ({len(masks)} sequences) takes {draw:.2f} s, "
           f"{draw / (epoch_steps * med['dynamic']):.2%} of that epoch's {epoch_steps} steps")
 
