@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dapt.experiments.hub_standin import hub_checkpoint as hub_checkpoint  # re-exported
 from dapt.experiments.profile import dvc as run_dvc
 from dapt.experiments.profile import dvc_env as dvc_env  # re-exported for the tests
 from dapt.experiments.profile import with_overrides
@@ -197,57 +197,6 @@ def tiny_clone(dest: Path, **overrides) -> Path:
     write_params(dest / "params.yaml", dest / "params.yaml", **{**TINY, **overrides})
     git(dest, "commit", "-qam", "tiny profile")
     return dest
-
-
-# What hfl/chinese-roberta-wwm-ext ships besides its weights (config.json keys as published;
-# depth and width are shrunk by ``hub_checkpoint``).
-HFL_CONFIG = {
-    "architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1,
-    "bos_token_id": 0, "directionality": "bidi", "eos_token_id": 2, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02,
-    "intermediate_size": 3072, "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
-    "model_type": "bert", "num_attention_heads": 12, "num_hidden_layers": 12, "output_past": True,
-    "pad_token_id": 0, "pooler_fc_size": 768, "pooler_num_attention_heads": 12,
-    "pooler_num_fc_layers": 3, "pooler_size_per_head": 128,
-    "pooler_type": "first_token_transform", "type_vocab_size": 2, "vocab_size": 21128,
-}
-HFL_FILES = {
-    "special_tokens_map.json": {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-                                "cls_token": "[CLS]", "mask_token": "[MASK]"},
-    "tokenizer_config.json": {"init_inputs": []},
-    "added_tokens.json": {},
-}
-
-
-def hub_checkpoint(root: Path, model_type: bool = True, hidden_size: int = 32,
-                   num_hidden_layers: int = 1, seed: int = 0) -> Path:
-    """An offline stand-in for ``hfl/chinese-roberta-wwm-ext`` at ``root/hfl/chinese-roberta-
-    wwm-ext``: its config.json (shrunk; without ``model_type`` on request), weights as a
-    ``BertForPreTraining`` state dict in ``pytorch_model.bin`` only (``bert.*``, the MLM head
-    ``cls.predictions.*`` and the NSP head ``cls.seq_relationship.*``), a 21,128-line
-    ``vocab.txt`` in the BERT-Chinese layout and the small tokenizer JSON files hfl ships. No
-    safetensors, no tokenizer.json."""
-    import torch
-    from transformers import BertConfig, BertForPreTraining
-
-    from dapt.data.chinese_vocab import HUB_SIZE, write_vocab
-
-    folder = root / "hfl" / "chinese-roberta-wwm-ext"
-    folder.mkdir(parents=True, exist_ok=True)
-    size = {"hidden_size": hidden_size, "num_hidden_layers": num_hidden_layers,
-            "num_attention_heads": 2, "intermediate_size": 2 * hidden_size,
-            "pooler_fc_size": hidden_size}
-    config = {**HFL_CONFIG, **size}
-    torch.manual_seed(seed)
-    model = BertForPreTraining(BertConfig(**config))
-    torch.save({k: v.contiguous() for k, v in model.state_dict().items()},
-               folder / "pytorch_model.bin")
-    if not model_type:
-        del config["model_type"]
-    for name, content in {"config.json": config, **HFL_FILES}.items():
-        (folder / name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-    assert write_vocab(folder / "vocab.txt", HUB_SIZE) == HUB_SIZE
-    return folder
 
 
 def kill_at_checkpoint(cmd: list[str], root: Path, env: dict[str, str], cwd: Path = REPO,
