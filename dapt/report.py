@@ -1,8 +1,9 @@
 """Ablation report: group DVC experiments by every param except ``seed``.
 
 Reads ``dvc exp show --json`` (run here, or a saved file via ``--exp-json``) and writes a
-Markdown report and a plot: per setting the number of seeds, mean ± sample std of test
-strict F1 and (where recorded) of the dev F1 that fine-tuning kept, what the masks were
+Markdown report, a plot (``.png``) and an experiment page (``.html``, offline, interactive
+charts: ``dapt.report_page``) beside it: per setting the number of seeds, mean ± sample std
+of test strict F1 and (where recorded) of the dev F1 that fine-tuning kept, what the masks were
 (mask rate = share of maskable tokens that carry a label, share of copies without any mask,
 entity masked share; from ``metrics/masking.json``), and
 the paired difference against each ``--baseline`` (same seeds on both sides) with a 95%
@@ -287,18 +288,30 @@ def welch_references(reference: dict | None) -> dict[str, list[float]]:
             if len(f1s) >= 2}
 
 
-def reference_lines(reference: dict, columns: int, with_dev: bool = False) -> list[str]:
-    """Table rows of the models that need no pretraining."""
+def reference_rows(reference: dict, columns: int, with_dev: bool = False) -> list[list[str]]:
+    """Table rows (cells) of the models that need no pretraining."""
     dev = reference_scores(reference, "dev")
     rows = [[f"{name} (reference, no pretraining)", str(len(f1s)), mean_std(f1s),
              *([mean_std(dev.get(name, []))] if with_dev else [])]
             for name, f1s in reference_scores(reference).items()]
-    return ["| " + " | ".join(r + ["–"] * (columns - len(r))) + " |" for r in rows]
+    return [r + ["–"] * (columns - len(r)) for r in rows]
 
 
-def render(settings: list[Setting], varying: list[str], baselines: list[Setting],
-           types: list[str], unusable: int, reference: dict | None = None,
-           notes_text: str | None = None) -> str:
+@dataclass
+class ReportTables:
+    """Every number and sentence of a report, as table cells (inline Markdown: ``**bold**``,
+    ``\`code\```); :func:`markdown` and ``dapt.report_page`` format the same object."""
+    header: list[str]
+    rows: list[list[str]]  # settings, then reference rows
+    notes: list[str]  # paragraphs under the table
+    sentences: list[str]  # one per comparison
+    per_type_header: list[str]
+    per_type_rows: list[list[str]]
+
+
+def report_tables(settings: list[Setting], varying: list[str], baselines: list[Setting],
+                  types: list[str], unusable: int,
+                  reference: dict | None = None) -> ReportTables:
     stats = list(MASK_STATS)
     if any(UNIT_F1 in r.masking for s in settings for r in s.runs.values()):
         stats.append((UNIT_F1, "unit F1 (dev)"))
@@ -308,8 +321,7 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
               *[name for _, name in stats],
               *[f"Δ F1 vs {label_of(b, varying)} [95% CI]" for b in baselines],
               *[f"Δ F1 vs {name} [95% Welch CI]" for name in against]]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    sentences = []
+    rows, sentences = [], []
     for s in settings:
         label = label_of(s, varying)
         if s in baselines:
@@ -325,21 +337,18 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
             cell, sentence = ("–", None) if s is base else comparison(s, base)
             cells.append(cell)
             if sentence:
-                sentences.append(f"* {label_of(s, varying)} vs {label_of(base, varying)}: "
+                sentences.append(f"{label_of(s, varying)} vs {label_of(base, varying)}: "
                                  f"{sentence}")
         for name, f1s in against.items():
             cell, sentence = reference_comparison([s.runs[x].f1 for x in seeds], f1s)
             cells.append(cell)
             if sentence:
-                sentences.append(f"* {label_of(s, varying)} vs {name} (reference): {sentence}")
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += reference_lines(reference or {}, len(header), with_dev)
-    per_type = ["| setting | " + " | ".join(types) + " |", "|" + "---|" * (len(types) + 1)]
-    for s in settings:
-        seeds = sorted(s.runs)
-        per_type.append("| " + " | ".join(
-            [label_of(s, varying)] + [mean_of([s.runs[x].per_type.get(t, 0.0) for x in seeds])
-                                      for t in types]) + " |")
+                sentences.append(f"{label_of(s, varying)} vs {name} (reference): {sentence}")
+        rows.append(cells)
+    rows += reference_rows(reference or {}, len(header), with_dev)
+    per_type_rows = [[label_of(s, varying)] + [
+        mean_of([s.runs[x].per_type.get(t, 0.0) for x in sorted(s.runs)]) for t in types]
+        for s in settings]
     notes = [
         f"Mean ± sample standard deviation over seeds of strict span-level test F1 "
         f"(`{METRICS_FILE}`)"
@@ -363,13 +372,32 @@ def render(settings: list[Setting], varying: list[str], baselines: list[Setting]
     if unusable:
         notes.append(f"{unusable} experiment(s) without test metrics (failed or unfinished) "
                      "were left out.")
-    parts = ["# Ablation report", "\n".join(lines), "\n\n".join(notes)]
-    if sentences:
-        parts += ["## Comparisons", "\n".join(sentences)]
-    parts += ["## Per-type test F1 (mean over seeds; types by support)", "\n".join(per_type)]
+    return ReportTables(header, rows, notes, sentences, ["setting", *types], per_type_rows)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                      *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def markdown(tables: ReportTables, notes_text: str | None = None) -> str:
+    """The report as Markdown (``reports/<name>.md``)."""
+    parts = ["# Ablation report", markdown_table(tables.header, tables.rows),
+             "\n\n".join(tables.notes)]
+    if tables.sentences:
+        parts += ["## Comparisons", "\n".join(f"* {s}" for s in tables.sentences)]
+    parts += ["## Per-type test F1 (mean over seeds; types by support)",
+              markdown_table(tables.per_type_header, tables.per_type_rows)]
     if notes_text:
         parts += ["## What the numbers show, and what they do not", notes_text.strip()]
     return "\n\n".join(parts) + "\n"
+
+
+def render(settings: list[Setting], varying: list[str], baselines: list[Setting],
+           types: list[str], unusable: int, reference: dict | None = None,
+           notes_text: str | None = None) -> str:
+    return markdown(report_tables(settings, varying, baselines, types, unusable, reference),
+                    notes_text)
 
 
 def plot(settings: list[Setting], varying: list[str], path: Path,
@@ -464,9 +492,14 @@ def main() -> None:
     reference = json.loads(args.reference.read_text(encoding="utf-8")) if args.reference else None
     out = Path(args.out)
     notes = args.notes.read_text(encoding="utf-8") if args.notes else None
-    write_text(out, render(settings, varying, baselines, types_by_support(runs), unusable,
-                           reference, notes))
+    types = types_by_support(runs)
+    tables = report_tables(settings, varying, baselines, types, unusable, reference)
+    write_text(out, markdown(tables, notes))
     plot(settings, varying, out.with_suffix(".png"), reference)
+    from dapt.report_page import page  # it imports this module
+
+    write_text(out.with_suffix(".html"),
+               page(tables, settings, varying, types, out.stem, reference, notes))
     if args.json:
         write_json(args.json, {label_of(s, varying): summary(s, varying, reference)
                                for s in settings})
