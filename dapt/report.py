@@ -299,8 +299,8 @@ def reference_rows(reference: dict, columns: int, with_dev: bool = False) -> lis
 
 @dataclass
 class ReportTables:
-    """Every number and sentence of a report, as table cells (inline Markdown: ``**bold**``,
-    ``\`code\```); :func:`markdown` and ``dapt.report_page`` format the same object."""
+    """Every number and sentence of a report, as table cells in inline Markdown (bold,
+    backquoted code); :func:`markdown` and ``dapt.report_page`` format the same object."""
     header: list[str]
     rows: list[list[str]]  # settings, then reference rows
     notes: list[str]  # paragraphs under the table
