@@ -1,5 +1,6 @@
 """Seeded, resumable Trainer: length-grouped batches whose order depends only on
-(seed, epoch), and one evaluation skeleton for every stage.
+(seed, epoch) and the global batch (so N processes see the steps one process sees with an
+N-fold batch), and one evaluation skeleton for every stage.
 
 A subclass implements ``score(dataset) -> dict`` (the stage's own evaluation) and sets
 ``metric_prefix``; ``evaluate`` runs it under the Trainer's autocast, logs the scores with
@@ -76,9 +77,14 @@ class SeededTrainer(Trainer):
     def _get_train_sampler(self, train_dataset=None):
         rows = train_dataset if train_dataset is not None else self.train_dataset
         lengths = sequence_lengths(rows)
+        # Grouped by the global batch of an optimiser step (all micro-batches of all
+        # processes): accelerate deals consecutive batches of this order out to the
+        # processes, so N processes of batch b train, step by step, on the sequences one
+        # process trains on with batch N x b or with b and N-fold accumulation.
+        args = self.args
         self.epoch_sampler = SeededLengthGroupedSampler(
-            self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths,
-            self.args.seed)
+            args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
+            lengths, args.seed)
         return self.epoch_sampler
 
     def score(self, dataset) -> dict[str, Any]:
