@@ -92,7 +92,7 @@ def step_cost(params: dict, name: str, work: Path, steps: int, warmup: int
     masked = work / f"masked_{name}"
     record = json.loads((masked / "masking.json").read_text(encoding="utf-8"))
     tokenizer = load_tokenizer(work / "tokenizer")
-    rows, _, _ = train_examples(masked, record, tokenizer)
+    rows = train_examples(masked, record, tokenizer).rows
     eval_rows = read_masked(masked / "eval.parquet", with_entity=True)
     p = merged(params, OPTIONS[name])
     seed_for_init(p["seed"])

@@ -54,13 +54,14 @@ def run_stage(module: str, *args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def prepare(data: Path, work: Path) -> Path:
-    """Split, tokenize (max_len 512) and mask-annotate the real corpus into ``work``."""
+def prepare(data: Path, work: Path, base_model: str = "scratch") -> Path:
+    """Split, tokenize (max_len 512) and mask-annotate the real corpus into ``work`` (the
+    tokenizer: ``base_model``'s, or a scratch vocabulary); returns the params file used."""
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["data"].update(labeled_dir=str(data / "labeled"), unlabeled_dir=str(data / "unlabeled"),
                           corpus_file=None)
     params["tokenize"]["max_len"] = MAX_LEN
-    params["base_model"] = "scratch"
+    params["base_model"] = base_model
     params["scratch"]["max_position_embeddings"] = MAX_LEN
     path = work / "params.yaml"
     path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")

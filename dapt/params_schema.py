@@ -179,12 +179,14 @@ class Optimisation(Section):
     adam_epsilon: Positive
     max_grad_norm: NonNegative  # 0: no clipping
     logging_steps: PosInt
+    gradient_checkpointing: bool  # recompute activations in the backward pass
 
 
 class Pretrain(Optimisation):
     save_steps: PosInt
     pair_task: PairTask  # sentence pairs in mask-annotate, a pair head in pretrain
     pair_weight: NonNegative  # loss = MLM + pair_weight x pair loss
+    packing: bool  # short sequences share windows of tokenize.max_len (dapt.training.packing)
 
 
 class Finetune(Optimisation):
@@ -244,6 +246,10 @@ class Common(Section):
         require(task == "none" or self.mask_mode == "static", "sentence pairs are drawn "
                 "with stored masks: a pair task needs mask_mode static", {
                     "pretrain.pair_task": task, "mask_mode": self.mask_mode})
+        require(task == "none" or not self.pretrain.packing, "a pair head reads one [CLS] "
+                "per row, a packed row holds several sequences: pretrain.packing needs "
+                "pair_task none", {"pretrain.pair_task": task,
+                                   "pretrain.packing": self.pretrain.packing})
         require(task == "none" or self.tokenize.max_len >= 8, "a sentence pair needs room "
                 "for [CLS] A [SEP] B [SEP]: tokenize.max_len >= 8", {
                     "pretrain.pair_task": task, "tokenize.max_len": self.tokenize.max_len})

@@ -58,7 +58,6 @@ from dapt.training.mlm import (
     build_mlm_trainer,
     check_lengths,
     final_eval,
-    realised_mask_rate,
     train_examples,
 )
 from dapt.training.model_card import digest, pretrained_card, write_card
@@ -93,7 +92,8 @@ def run(params: Params, paths: Paths) -> dict | None:
     masked = Path(paths.masked_dir)
     masking = json.loads((masked / MASKING_RECORD).read_text(encoding="utf-8"))
     tokenizer = load_tokenizer(paths.tokenizer)
-    train_rows, skipped, train_file = train_examples(masked, masking, tokenizer)
+    examples = train_examples(masked, masking, tokenizer)
+    train_rows, skipped, train_file = examples.rows, examples.skipped, examples.file
     eval_rows = read_masked(masked / "eval.parquet", with_entity=True)
     log.info("%d train sequences (%s masks; %d without a mask skipped), %d eval",
              len(train_rows), masking.get("mask_mode", "static"), skipped, len(eval_rows))
@@ -137,7 +137,7 @@ def run(params: Params, paths: Paths) -> dict | None:
             "steps": trainer.state.global_step,
             "sequences": len(train_rows),
             "skipped_unmasked": skipped,
-            "mask_rate": realised_mask_rate(train_rows, train_file, tokenizer, epochs),
+            "mask_rate": examples.mask_rate(epochs),
         },
         "numerics": describe(params["threads"]),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,25 @@ from dapt.training.arguments import (
 )
 from dapt.training.dynamic import DynamicMasks
 from dapt.training.models import BertForMaskedLMAtPositions, BertForPreTrainingAtPositions
+from dapt.training.packing import PackedRows, segment_tensors
 from dapt.training.trainer import SeededTrainer
 
 
-def training_rows(path: Path | str) -> tuple[list[dict], int]:
-    """Train rows with at least one predicted token, and how many copies were skipped.
+def unmasked_dropped(rows: list[dict]) -> tuple[list[dict], int]:
+    """The rows with at least one predicted token, and how many were dropped.
 
     A copy in which nothing was masked adds no MLM loss, only compute; with a pair task its
-    pair is skipped with it (the pair draw does not depend on the masks, so the pairs kept
+    pair is dropped with it (the pair draw does not depend on the masks, so the pairs kept
     are an unbiased sample).
     """
-    rows = read_masked(path)
     kept = [r for r in rows if any(t != IGNORE_LABEL for t in r["labels"])]
     return kept, len(rows) - len(kept)
+
+
+def training_rows(path: Path | str) -> tuple[list[dict], int]:
+    """Train rows of a stored masked file with at least one predicted token, and how many
+    copies were skipped (``unmasked_dropped``)."""
+    return unmasked_dropped(read_masked(path))
 
 
 def stored_mask_rate(rows: list[dict], special_ids: set[int]) -> float:
@@ -56,25 +63,36 @@ def stored_mask_rate(rows: list[dict], special_ids: set[int]) -> float:
     return masked / maskable if maskable else 0.0
 
 
-def train_examples(masked: Path, masking: dict, tokenizer
-                   ) -> tuple[list[dict] | DynamicMasks, int, Path]:
-    """The train examples (stored copies, or dynamic masks), the copies skipped for having no
-    mask, and the file they come from."""
+@dataclass
+class TrainExamples:
+    """What pretrain trains on: the stored copies with a mask (or the dynamic masks), the
+    copies skipped for having none, the file they come from, and the stored copies' mask
+    rate (skipped copies included; None for dynamic masks, whose rate depends on the
+    epochs)."""
+
+    rows: list[dict] | DynamicMasks
+    skipped: int
+    file: Path
+    stored_rate: float | None
+
+    def mask_rate(self, epochs: int) -> float:
+        """The masked share of the maskable tokens of every sequence copy the run drew."""
+        if isinstance(self.rows, DynamicMasks):
+            return self.rows.mask_rate(epochs)
+        return self.stored_rate
+
+
+def train_examples(masked: Path, masking: dict, tokenizer) -> TrainExamples:
+    """The train examples of a mask-annotate output folder (one read of its train file)."""
     if masking.get("mask_mode", "static") == "dynamic":
         path = masked / DYNAMIC_UNITS
-        return DynamicMasks(path, masking, Vocab.from_tokenizer(tokenizer)), 0, path
-    rows, skipped = training_rows(masked / "train.parquet")
-    return rows, skipped, masked / "train.parquet"
-
-
-def realised_mask_rate(rows: list[dict] | DynamicMasks, train_file: Path, tokenizer,
-                       epochs: int) -> float:
-    """The masked share of the maskable tokens of every sequence copy the run drew: the
-    stored copies (those skipped for having no mask included), or each epoch's dynamic
-    masks."""
-    if isinstance(rows, DynamicMasks):
-        return rows.mask_rate(epochs)
-    return stored_mask_rate(read_masked(train_file), set(tokenizer.all_special_ids))
+        return TrainExamples(DynamicMasks(path, masking, Vocab.from_tokenizer(tokenizer)), 0,
+                             path, None)
+    path = masked / "train.parquet"
+    stored = read_masked(path)
+    rate = stored_mask_rate(stored, set(tokenizer.all_special_ids))
+    rows, skipped = unmasked_dropped(stored)
+    return TrainExamples(rows, skipped, path, rate)
 
 
 class MaskedLMTrainer(SeededTrainer):
@@ -147,17 +165,23 @@ def final_eval(trainer: Trainer) -> dict[str, Any]:
 
 class PositionsCollator:
     """Pads like the wrapped collator and adds ``mlm_positions`` (labelled tokens), so the
-    model computes vocabulary logits there only."""
+    model computes vocabulary logits there only; packed rows (``segments``,
+    ``dapt.training.packing``) also get their ``position_ids`` and ``segment_ids``."""
 
     def __init__(self, pad: DataCollatorForTokenClassification):
         self.pad = pad
 
     def __call__(self, features: list[dict]) -> dict:
         pair = [f["pair_label"] for f in features if "pair_label" in f]
-        batch = self.pad([{k: v for k, v in f.items() if k != "pair_label"} for f in features])
+        segments = [f["segments"] for f in features if "segments" in f]
+        batch = self.pad([{k: v for k, v in f.items() if k not in ("pair_label", "segments")}
+                          for f in features])
         batch["mlm_positions"] = batch["labels"] != IGNORE_LABEL
         if pair:
             batch["pair_label"] = torch.tensor(pair, dtype=torch.long)
+        if segments:
+            batch["position_ids"], batch["segment_ids"] = segment_tensors(
+                segments, batch["input_ids"].shape[1])
         return batch
 
 
@@ -165,12 +189,18 @@ def build_mlm_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: l
                       eval_rows: list[dict], output_dir: str | Path,
                       callbacks: list | None = None, **overrides: Any) -> MaskedLMTrainer:
     """The pretrain stage's Trainer: evaluation and a checkpoint every ``save_steps``
-    (``dapt.training.checkpoints.ResumableRun`` keeps only the newest)."""
+    (``dapt.training.checkpoints.ResumableRun`` keeps only the newest); with
+    ``pretrain.packing`` the train rows are packed into windows of ``tokenize.max_len``
+    (``dapt.training.packing``), with ``pretrain.gradient_checkpointing`` each layer's
+    activations are recomputed in the backward pass instead of kept."""
     cfg = params["pretrain"]
     settings: dict[str, Any] = dict(
         eval_strategy="steps", eval_steps=cfg["save_steps"],
         save_strategy="steps", save_steps=cfg["save_steps"],
+        activation_checkpointing=cfg["gradient_checkpointing"],
     )
+    if cfg["packing"]:
+        train_rows = PackedRows(train_rows, params["tokenize"]["max_len"])
     args: TrainingArguments = training_arguments(output_dir, cfg, params["seed"],
                                                  run_precision(params["precision"]),
                                                  **{**settings, **overrides})

@@ -41,6 +41,7 @@ from dapt.data.atomic import save_pretrained
 from dapt.data.contracts import IGNORE_LABEL
 from dapt.data.tokenizer_io import checkpoint_config
 from dapt.params import SCRATCH
+from dapt.training.packing import segment_attention_mask
 
 log = logging.getLogger("models")
 
@@ -79,16 +80,24 @@ class BertForMaskedLMAtPositions(BertForMaskedLM):
     """``BertForMaskedLM`` that, given ``mlm_positions`` (bool ``[B, T]``), computes the
     vocabulary logits only there: ``logits`` is then ``[n_positions, vocab]`` in row-major
     order. With a 21k-entry Chinese vocabulary the output layer at every position costs more
-    than a small encoder; only the predicted ~15% need it. Weights and saved folders are
-    plain ``BertForMaskedLM`` ones (``AutoModelForMaskedLM`` loads them)."""
+    than a small encoder; only the predicted ~15% need it. Given ``segment_ids`` (packed
+    rows, with their ``position_ids``) each token attends to its own sequence only. Weights
+    and saved folders are plain ``BertForMaskedLM`` ones (``AutoModelForMaskedLM`` loads
+    them)."""
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
-                mlm_positions: torch.Tensor | None = None, **kwargs):
+                mlm_positions: torch.Tensor | None = None, position_ids=None,
+                segment_ids: torch.Tensor | None = None, **kwargs):
+        if segment_ids is not None:  # packed rows (dapt.training.packing)
+            attention_mask = segment_attention_mask(
+                segment_ids, self.config._attn_implementation, self.dtype)
         if mlm_positions is None:
             return super().forward(input_ids=input_ids, attention_mask=attention_mask,
-                                   token_type_ids=token_type_ids, labels=labels, **kwargs)
+                                   token_type_ids=token_type_ids, position_ids=position_ids,
+                                   labels=labels, **kwargs)
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                           token_type_ids=token_type_ids).last_hidden_state
+                           token_type_ids=token_type_ids,
+                           position_ids=position_ids).last_hidden_state
         return MaskedLMOutput(logits=self.cls(hidden[mlm_positions.bool()]))
 
 

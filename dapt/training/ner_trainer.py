@@ -147,6 +147,7 @@ def build_ner_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: l
     cfg = params["finetune"]
     args = training_arguments(output_dir, cfg, params["seed"], run_precision(params["precision"]),
                               eval_strategy="epoch", save_strategy="epoch",
+                              activation_checkpointing=cfg["gradient_checkpointing"],
                               per_device_eval_batch_size=2 * cfg["batch_size"])
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
     return NerTrainer(model=model, args=args, data_collator=collator,
