@@ -43,15 +43,6 @@ REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ("softmax", "crf", "bilstm_crf", "bilstm_crf+packed", "bilstm_crf+compile")
 
 
-def packed_bilstm(lstm, x, lengths):
-    """The BiLSTM through packed sequences (the CUDA path of ``padded_bilstm``, on CPU)."""
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
-                                                     enforce_sorted=False)
-    out, _ = lstm(packed)
-    return torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
-                                                  total_length=x.shape[1])[0]
-
-
 def batches(rows: list[dict], size: int, collator) -> list[dict]:
     """Batches of windows of similar length (as the length-grouped sampler makes them)."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
@@ -67,7 +58,7 @@ def timed_run(variant: str, model_dir: str, labels: list[str], tokenizer, data: 
     model = build_token_classifier(model_dir, labels, {}, tokenizer, head, lstm)
     if option == "compile":
         model.bert = torch.compile(model.bert)
-    heads.padded_bilstm = packed_bilstm if option == "packed" else bilstm.padded_bilstm
+    heads.padded_bilstm = bilstm.packed_bilstm if option == "packed" else bilstm.padded_bilstm
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     tokens, start = 0, 0.0

@@ -1,11 +1,16 @@
 """predict: run a fine-tuned NER model on new documents, write them with their entities in
 brat standoff (default) or another format (``--format``).
 
-Model (``--model``): a ``save_pretrained`` NER folder, loaded before the input is read. A
-path (anything that exists, contains ``/`` or starts with ``.``) never goes to the network:
-a missing folder, or one without config.json, weights or tokenizer files, fails at once
-naming the folder and the missing piece. A bare name is a hub id (``dapt.ner.heads``).
-``--max-len`` must lie between 3 and the model's ``max_position_embeddings``.
+Model (``--model``): a ``save_pretrained`` NER folder, or an ONNX export of one
+(``python -m dapt.export --onnx``: run by ONNX Runtime on CPU with ``--threads`` intra-op
+threads, same predictions), loaded before the input is read. A path (anything that exists,
+contains ``/`` or starts with ``.``) never goes to the network: a missing folder, or one
+without config.json, weights or tokenizer files, fails at once naming the folder and the
+missing piece. A bare name is a hub id (``dapt.ner.heads``).
+``--max-len`` must lie between 3 and the model's ``max_position_embeddings``. The windows of
+all documents are batched together by length (``dapt.ner.inference``); the run ends by
+logging documents/s and characters/s of the prediction itself (model loading, reading and
+writing excluded).
 
 Input (``--input``; ``--input-format text``, the default)
   a folder   its ``*.txt`` files, one document each (id = file name without ``.txt``);
@@ -50,6 +55,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -110,6 +116,14 @@ def log_renames(docs: list[Document], names: list[str], output: Path) -> None:
         log.info("  ... and %d more", len(renamed) - RENAMES_SHOWN)
 
 
+def log_speed(docs: list[Document], seconds: float) -> None:
+    """Log documents/s and characters/s of a prediction that took ``seconds``."""
+    chars = sum(len(d.text) for d in docs)
+    rate = 1.0 / max(seconds, 1e-9)
+    log.info("predicted %d documents (%d characters) in %.2f s: %.1f documents/s, "
+             "%.0f characters/s", len(docs), chars, seconds, len(docs) * rate, chars * rate)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="source of the --max-len (tokenize.max_len), --batch-size "
                              "(evaluate.batch_size) and --threads (threads) defaults "
                              "(%(default)s)")
-    parser.add_argument("--model", default="models/ner", help="save_pretrained NER folder")
+    parser.add_argument("--model", default="models/ner",
+                        help="save_pretrained NER folder or its ONNX export (%(default)s)")
     parser.add_argument("--input", required=True, type=Path,
                         help="folder of .txt files or text file, or --input-format data")
     parser.add_argument("--input-format", default="text", choices=("text", "auto", *NAMES),
@@ -131,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="tags of --format conll (%(default)s)")
     parser.add_argument("--max-len", type=int, help="tokens per window incl. [CLS]/[SEP]")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass")
-    parser.add_argument("--threads", type=int, help="torch threads (dapt.numerics)")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads (dapt.numerics); ONNX Runtime intra-op threads")
     parser.add_argument("--on-error", choices=("skip", "raise"), default="skip")
     args = parser.parse_args(argv)
     setup_logging()
@@ -142,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         numerics.use_threads(threads)
     setting = "--max-len" if args.max_len is not None else f"{args.params}: tokenize.max_len"
     try:
-        predictor = NerPredictor.from_pretrained(args.model, max_len, batch_size, setting)
+        predictor = NerPredictor.from_pretrained(args.model, max_len, batch_size, setting,
+                                                 threads)
     except ModelFolderError as exc:
         fail(f"--model {exc}")
     except ValueError as exc:
@@ -161,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:
             fail(str(exc))
         log_renames(docs, names, args.output)
+    start = time.perf_counter()
     predicted = predictor.predict(docs)
+    log_speed(docs, time.perf_counter() - start)
     out_docs = [Document(d.id, d.text, ents) for d, ents in zip(docs, predicted)]
     if args.format == "brat":
         write_brat_folder(args.output, out_docs, verbatim)

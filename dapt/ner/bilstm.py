@@ -1,6 +1,8 @@
 """A bidirectional ``nn.LSTM`` over right-padded rows of unequal length.
 
-On CUDA this is ``pack_padded_sequence`` (cuDNN). On CPU the backward of a packed LSTM
+On CUDA this is ``pack_padded_sequence`` (cuDNN, ``packed_bilstm``), and so it is while
+tracing for ONNX export (``dapt.export``): the exporter maps a packed LSTM to ONNX's ``LSTM``
+with per-row ``sequence_lens``, for any batch and length. On CPU the backward of a packed LSTM
 costs time quadratic in the row length: each time step's input is a ``narrow`` of all
 packed tokens' gate inputs, and its backward zero-fills and adds a ``[tokens, 4 * hidden]``
 gradient per step. So on CPU each direction runs as a one-directional LSTM over the padded
@@ -36,18 +38,23 @@ def one_direction(input_size: int, hidden_size: int, bias: bool) -> nn.LSTM:
         return nn.LSTM(input_size, hidden_size, batch_first=True, bias=bias)
 
 
+def packed_bilstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``padded_bilstm`` through ``pack_padded_sequence`` (zeros past each row's length)."""
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                               enforce_sorted=False)
+    out, _ = lstm(packed)
+    return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+
 def padded_bilstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Outputs ``[B, T, 2 * hidden]`` of a one-layer, ``batch_first``, bidirectional
     ``lstm`` for ``x[B, T, input]`` whose row ``b`` has ``lengths[b]`` (>= 1) real steps;
     zeros past each row's length."""
     if not (lstm.bidirectional and lstm.batch_first and lstm.num_layers == 1):
         raise ValueError("padded_bilstm needs a one-layer, batch_first, bidirectional LSTM")
+    if x.is_cuda or torch.jit.is_tracing():
+        return packed_bilstm(lstm, x, lengths)
     T = x.shape[1]
-    if x.is_cuda:
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        out, _ = lstm(packed)
-        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)[0]
     twin = one_direction(lstm.input_size, lstm.hidden_size, lstm.bias)
 
     def run(inputs: torch.Tensor, suffix: str) -> torch.Tensor:

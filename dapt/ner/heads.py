@@ -33,6 +33,7 @@ from dapt.params_schema import hub_allowed, hub_problem, looks_like_hub_id
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
            "pytorch_model.bin.index.json")
+CRF_HEADS = ("crf", "bilstm_crf")  # heads decoded with Viterbi
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model",
                    "spiece.model", "sentencepiece.bpe.model")
 
@@ -96,9 +97,17 @@ class BertCrfForTokenClassification(BertPreTrainedModel):
     @torch.no_grad()
     def decode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[list[int]]:
         """Viterbi label ids of the tokens between [CLS] and [SEP] of each row."""
-        logits = self.emissions(input_ids, attention_mask)
-        inner = attention_mask[:, 2:].bool()  # positions 1..n-2 are the tokens
-        return self.crf.decode(logits[:, 1:-1], inner)
+        return decode_between_specials(self.crf, self.emissions(input_ids, attention_mask),
+                                       attention_mask)
+
+
+def decode_between_specials(crf: CRF, emissions: torch.Tensor,
+                            attention_mask: torch.Tensor) -> list[list[int]]:
+    """Viterbi label ids of the tokens between [CLS] and [SEP] of each row of
+    ``emissions[B, T, L]`` (rows ``[CLS] tokens [SEP] padding``, ``attention_mask`` 1 on the
+    first three parts)."""
+    inner = attention_mask[:, 2:].bool()  # positions 1..n-2 are the tokens
+    return crf.decode(emissions[:, 1:-1], inner)
 
 
 def check_model_folder(folder: str | Path) -> None:
@@ -136,12 +145,17 @@ def model_source(name: str | Path) -> dict[str, bool]:
     return {"local_files_only": not hub_allowed()}
 
 
+def has_crf_head(config) -> bool:
+    """Whether a model config names a CRF head (``ner_head``; absent: softmax)."""
+    return getattr(config, "ner_head", "softmax") in CRF_HEADS
+
+
 def load_token_classifier(model_dir: str | Path):
     """A saved NER model of any head: ``BertCrfForTokenClassification`` when its config
     names a CRF head, else ``AutoModelForTokenClassification`` (see "Loading" above)."""
     source = model_source(model_dir)
     config = AutoConfig.from_pretrained(str(model_dir), **source)
-    if getattr(config, "ner_head", "softmax") in ("crf", "bilstm_crf"):
+    if has_crf_head(config):
         cls = BertCrfForTokenClassification
     else:
         cls = AutoModelForTokenClassification

@@ -7,6 +7,13 @@ start or end of the document is no cut: the context there is complete; ties go t
 earlier window). The resulting document-level BIO sequence is decoded once, so an entity
 seen by two windows is reported once.
 
+The windows of all documents given to ``predict`` are batched together, sorted by length
+(longest first, ties in document order), so a batch pads to nearly its own length; each
+window's labels do not depend on its batch. Forward passes run under
+``torch.inference_mode``. A folder written by ``python -m dapt.export --onnx`` (it holds
+``model.onnx``) loads as the same predictor, its windows scored by ONNX Runtime on CPU
+(``dapt.ner.onnx_runtime``).
+
 Tags are decoded with ``dapt.ner.bio`` (repair rule and line-break splitting there);
 labels other than ``O``/``B-*``/``I-*`` are rejected when the model is loaded.
 """
@@ -22,6 +29,8 @@ from dapt.data.documents import Document, Entity
 from dapt.data.encoding import CharEncoder
 from dapt.ner.bio import check_labels, to_entities
 from dapt.ner.heads import load_token_classifier, model_source
+
+ONNX_GRAPH = "model.onnx"  # marks an export folder of ``dapt.export --onnx``
 
 
 def sliding_windows(n: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -80,26 +89,42 @@ class NerPredictor:
 
     @classmethod
     def from_pretrained(cls, model_dir: Path | str, max_len: int, batch_size: int = 32,
-                        setting: str = "max_len") -> NerPredictor:
-        """Load a ``save_pretrained`` token-classification folder (on GPU when present);
-        raises ``ModelFolderError`` for a local folder that lacks a piece, never going to the
-        network for it (``dapt.ner.heads``), and ValueError for ``max_len`` (``__init__``)."""
+                        setting: str = "max_len", threads: int | None = None) -> NerPredictor:
+        """Load a ``save_pretrained`` token-classification folder (on GPU when present), or
+        an ONNX export folder (ONNX Runtime on CPU with ``threads`` intra-op threads, default
+        torch's thread count); raises ``ModelFolderError`` for a local folder that lacks a
+        piece, never going to the network for it (``dapt.ner.heads``), and ValueError for
+        ``max_len`` (``__init__``)."""
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), **model_source(model_dir))
-        model = load_token_classifier(model_dir)
-        if torch.cuda.is_available():
-            model = model.to("cuda")
+        if (Path(model_dir) / ONNX_GRAPH).is_file():
+            from dapt.ner.onnx_runtime import load_onnx_classifier
+
+            model, source = load_onnx_classifier(model_dir, threads), {"local_files_only": True}
+        else:
+            source = model_source(model_dir)
+            model = load_token_classifier(model_dir)
+            if torch.cuda.is_available():
+                model = model.to("cuda")
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), **source)
         return cls(model, tokenizer, max_len=max_len, batch_size=batch_size, setting=setting)
 
-    @torch.no_grad()
+    def device(self) -> torch.device:
+        """Where the model's inputs go: its ``device``, else its first parameter's."""
+        device = getattr(self.model, "device", None)
+        return device if device is not None else next(self.model.parameters()).device
+
+    @torch.inference_mode()
     def label_windows(self, windows: list[list[int]]) -> list[list[int]]:
-        """Label ids for each window's tokens (specials stripped): Viterbi for a CRF head
-        (a model with ``decode``), else the argmax."""
-        device = next(self.model.parameters()).device
-        out: list[list[int]] = []
-        for b in range(0, len(windows), self.batch_size):
-            batch = windows[b : b + self.batch_size]
+        """Label ids for each window's tokens (specials stripped), in the order given:
+        Viterbi for a CRF head (a model with ``decode``), else the argmax. Batches hold
+        windows of similar length (longest first)."""
+        device = self.device()
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
+        out: list[list[int]] = [[] for _ in windows]
+        for b in range(0, len(order), self.batch_size):
+            rows = order[b : b + self.batch_size]
+            batch = [windows[i] for i in rows]
             width = max(len(w) for w in batch) + 2
             ids = torch.full((len(batch), width), self.pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -108,10 +133,12 @@ class NerPredictor:
                 mask[r, : len(w) + 2] = 1
             ids, mask = ids.to(device), mask.to(device)
             if hasattr(self.model, "decode"):
-                out += self.model.decode(ids, mask)
-                continue
-            best = self.model(input_ids=ids, attention_mask=mask).logits.argmax(-1).cpu().tolist()
-            out += [row[1 : len(w) + 1] for row, w in zip(best, batch)]
+                labels = self.model.decode(ids, mask)
+            else:
+                best = self.model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
+                labels = [row[1 : len(w) + 1] for row, w in zip(best.cpu().tolist(), batch)]
+            for i, row in zip(rows, labels):
+                out[i] = row
         return out
 
     def predict(self, docs: Sequence[Document]) -> list[list[Entity]]:
