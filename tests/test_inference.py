@@ -194,3 +194,19 @@ def test_labels_must_be_bio():
 def test_max_len_too_small():
     with pytest.raises(ValueError, match="max_len"):
         predictor(max_len=2)
+
+
+def test_windows_of_all_documents_are_batched_by_length_under_inference_mode(monkeypatch):
+    p = predictor(max_len=8, batch_size=3)  # windows of up to 6 tokens
+    texts = ["头痛", "甲乙丙丁头痛甲乙丙丁甲乙", "发热甲", "甲头痛乙丙丁戊", "乙发热"]
+    modes = []
+    forward = p.model.forward
+    monkeypatch.setattr(p.model, "forward", lambda input_ids, attention_mask: (
+        modes.append(torch.is_inference_mode_enabled()), forward(input_ids, attention_mask))[1])
+    out = p.predict([Document(str(i), t) for i, t in enumerate(texts)])
+    assert out == [expected(t) for t in texts]
+    widths = [call.shape[1] for call in p.model.calls]
+    lengths = sorted((e - s for t in texts for s, e in sliding_windows(len(t), 6, 3)),
+                     reverse=True)  # across documents, longest first
+    assert widths == [lengths[b] + 2 for b in range(0, len(lengths), 3)]
+    assert modes and all(modes)
