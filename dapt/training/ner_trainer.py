@@ -140,15 +140,18 @@ class NerTrainer(SeededTrainer):
 
 def build_ner_trainer(params: Mapping[str, Any], model, tokenizer, train_rows: list[dict],
                       dev_docs: list[Document], output_dir: str | Path,
-                      callbacks: list | None = None) -> NerTrainer:
+                      callbacks: list | None = None, **overrides: Any) -> NerTrainer:
     """The finetune-ner stage's Trainer: a dev evaluation (whole documents, strict spans) and
     a checkpoint every epoch, the ``finetune`` params' optimisation, the head's loss (a CRF
-    head computes its own sequence log-likelihood)."""
+    head computes its own sequence log-likelihood); ``overrides`` go to the
+    ``TrainingArguments``."""
     cfg = params["finetune"]
+    settings: dict[str, Any] = dict(
+        eval_strategy="epoch", save_strategy="epoch",
+        activation_checkpointing=cfg["gradient_checkpointing"],
+        per_device_eval_batch_size=2 * cfg["batch_size"])
     args = training_arguments(output_dir, cfg, params["seed"], run_precision(params["precision"]),
-                              eval_strategy="epoch", save_strategy="epoch",
-                              activation_checkpointing=cfg["gradient_checkpointing"],
-                              per_device_eval_batch_size=2 * cfg["batch_size"])
+                              **{**settings, **overrides})
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple())
     return NerTrainer(model=model, args=args, data_collator=collator,
                       train_dataset=train_rows, eval_dataset=dev_docs,
