@@ -29,11 +29,13 @@ import shutil
 import warnings
 from pathlib import Path
 
+from dapt.cli import setup_logging  # first: pins the numerical environment before torch loads
+
+# isort: split
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from dapt.cli import setup_logging
 from dapt.ner.heads import ModelFolderError, has_crf_head, load_token_classifier, model_source
 from dapt.ner.inference import ONNX_GRAPH
 from dapt.ner.onnx_runtime import CRF_WEIGHTS, INPUTS, OUTPUT, load_onnx_classifier

@@ -20,7 +20,7 @@ STAGE_MODULES = sorted({
     for stage in yaml.safe_load((REPO / path).read_text(encoding="utf-8"))["stages"].values()
 })
 # Commands that compute floats with torch in their own process.
-COMMANDS = ["dapt.predict", "dapt.experiments.reference_rows"]
+COMMANDS = ["dapt.predict", "dapt.export", "dapt.experiments.reference_rows"]
 USER_ENV = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
             "ONEDNN_MAX_CPU_ISA": "SSE41", "OMP_DYNAMIC": "true"}
 
