@@ -199,6 +199,37 @@ def tiny_clone(dest: Path, **overrides) -> Path:
     return dest
 
 
+def run_at_once(runs: dict[str, tuple[list[str], Path, dict[str, str]]],
+                timeout: float) -> dict[str, str]:
+    """Start every ``label: (command, cwd, environment)`` at the same time, each in its own
+    process group; their output (stdout, then stderr, interleaved) once all succeeded. One
+    that fails or runs past ``timeout`` seconds (its whole group is killed, children such as
+    torchrun's workers or dvc's stages included) fails the test, naming its label."""
+    procs = {label: subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+             for label, (cmd, cwd, env) in runs.items()}
+    outputs: dict[str, str] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        for label, proc in procs.items():
+            remaining = max(deadline - time.monotonic(), 1)
+            try:
+                outputs[label] = proc.communicate(timeout=remaining)[0]
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{label} still running after {timeout} s")
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    for label, proc in procs.items():
+        if proc.returncode != 0:
+            pytest.fail(f"{label} failed ({proc.returncode}):\n{outputs[label][-6000:]}")
+    return outputs
+
+
 def kill_at_checkpoint(cmd: list[str], root: Path, env: dict[str, str], cwd: Path = REPO,
                        done: Callable[[Path], bool] = lambda path: True,
                        required: tuple[str, ...] = ()) -> Path:

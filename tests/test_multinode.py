@@ -32,9 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,7 +41,7 @@ import pytest
 from safetensors.torch import load_file
 
 from tests import test_pretrain
-from tests.helpers import REPO, module_env, write_params
+from tests.helpers import REPO, module_env, run_at_once, write_params
 from tests.test_pretrain import ENV, stage_args
 
 pytestmark = pytest.mark.slow
@@ -52,7 +50,7 @@ masked = test_pretrain.masked  # fixture: 40 + 10 demo documents split, tokenize
 BATCH = 8  # per process
 STEPS = 7  # global batches of 2 x BATCH in the one epoch of the tiny profile
 BATCH_TOLERANCE = 1e-6  # max |weight difference| against one process of batch 2 x BATCH
-TIMEOUT = 300  # seconds for every run; a lost rank or rendezvous fails the test, not hangs it
+TIMEOUT = 300  # seconds for all runs; a lost rank or rendezvous fails the test, no hang
 # No dropout (see above); a checkpoint and an evaluation mid-run, under both layouts.
 COMMON = {"scratch.dropout": 0.0, "pretrain.save_steps": 4}
 
@@ -69,25 +67,6 @@ def node_command(port: int, run_id: str, args: list[str]) -> list[str]:
             "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", f"--rdzv-id={run_id}",
             "--rdzv-conf=join_timeout=120", "--local-addr=127.0.0.1",
             "-m", "stages.pretrain", *args]
-
-
-def run_all(commands: list[list[str]], env: dict[str, str]) -> list[str]:
-    """Run the commands at once (each in its own process group); their output (stdout +
-    stderr), after all succeeded within ``TIMEOUT``."""
-    procs = [subprocess.Popen(cmd, cwd=REPO, env=module_env(env), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
-             for cmd in commands]
-    try:
-        outputs = [proc.communicate(timeout=TIMEOUT)[0] for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    for proc, out in zip(procs, outputs):
-        if proc.returncode != 0:
-            pytest.fail(f"{proc.args} failed ({proc.returncode}):\n{out[-6000:]}")
-    return outputs
 
 
 @pytest.fixture
@@ -128,13 +107,16 @@ def test_two_nodes_match_one_process_on_the_same_masks(masked, steps_of_masks, t
     accumulated = params("accumulated", **{"pretrain.batch_size": BATCH,
                                            "pretrain.grad_accum": 2})
     doubled = params("doubled", **{"pretrain.batch_size": 2 * BATCH})
-    # One thread each; gloo on the loopback device only.
-    out = run_all([*nodes,
-                   [*one, *stage_args(data, tmp_path / "accumulated", accumulated)],
-                   [*one, *stage_args(data, tmp_path / "doubled", doubled)]],
-                  {**ENV, "GLOO_SOCKET_IFNAME": "lo"})
+    env = module_env({**ENV, "GLOO_SOCKET_IFNAME": "lo"})  # one thread; gloo on loopback
+    out = run_at_once({
+        "node 0": (nodes[0], REPO, env), "node 1": (nodes[1], REPO, env),
+        "one process, grad_accum 2": (
+            [*one, *stage_args(data, tmp_path / "accumulated", accumulated)], REPO, env),
+        "one process, batch 2b": (
+            [*one, *stage_args(data, tmp_path / "doubled", doubled)], REPO, env),
+    }, TIMEOUT)
 
-    assert all("2 process(es)" in text for text in out[:2])
+    assert "2 process(es)" in out["node 0"] and "2 process(es)" in out["node 1"]
     # Global rank 0 wrote the model, metrics and curves; node 1 nothing.
     assert (tmp_path / "node0" / "pretrain.json").is_file()
     assert not [p for p in (tmp_path / "node1").rglob("*") if p.is_file()]

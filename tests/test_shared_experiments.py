@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO, dvc, dvc_env, git, run_module, tiny_clone
+from tests.helpers import REPO, dvc, dvc_env, git, run_at_once, run_module, tiny_clone
 
 SBATCH = REPO / "scripts" / "slurm_grid.sbatch"
 GRID = "# name, then its dvc exp run flags\ngrid-s1 -S seed=1\n\ngrid-s2  -S seed=2\n"
 SEEDS = (1, 2)  # one experiment per machine, named grid-s<seed>
-TIMEOUT = 300  # seconds for an experiment of the tiny profile (about 70 s alone)
+TIMEOUT = 300  # seconds for both experiments (each about 70 s alone on 2 cores)
 
 
 def shared_repo(tmp_path: Path) -> Path:
@@ -37,24 +37,6 @@ def shared_repo(tmp_path: Path) -> Path:
     git(first, "commit", "-qam", "shared DVC remote")
     git(first, "push", "-q", str(origin), "HEAD:main")
     return origin
-
-
-def run_at_once(runs: dict[str, tuple[list[str], Path, dict[str, str]]]) -> None:
-    """Run every ``label: (command, cwd, extra environment)`` at the same time; fail naming
-    the label of one that fails or outlasts ``TIMEOUT``."""
-    procs = {label: subprocess.Popen(cmd, cwd=cwd, env=dvc_env(**extra), text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-             for label, (cmd, cwd, extra) in runs.items()}
-    try:
-        outputs = {label: proc.communicate(timeout=TIMEOUT)[0] for label, proc in procs.items()}
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    for label, proc in procs.items():
-        if proc.returncode != 0:
-            pytest.fail(f"{label} failed ({proc.returncode}):\n{outputs[label][-6000:]}")
 
 
 def test_slurm_script_is_valid_bash_with_help():
@@ -79,9 +61,9 @@ def test_experiments_of_two_machines_meet_in_one_report(tmp_path):
     by_hand = [sys.executable, "-m", "dvc", "exp", "run", "-n", "grid-s1", "-S", "seed=1"]
     slurm = {"SLURM_ARRAY_TASK_ID": "2", "SLURM_SUBMIT_DIR": str(machines[1]),
              "TMPDIR": str(tmp_path)}
-    run_at_once({"machine 1: dvc exp run": (by_hand, machines[0], {}),
+    run_at_once({"machine 1: dvc exp run": (by_hand, machines[0], dvc_env()),
                  "machine 2: SLURM array task 2": (["bash", str(SBATCH), str(grid)],
-                                                   machines[1], slurm)})
+                                                   machines[1], dvc_env(**slurm))}, TIMEOUT)
     dvc(machines[0], "exp", "push", "origin")  # the experiments of HEAD: git refs, outputs
     assert not list(tmp_path.glob("dapt-grid-*")), "the SLURM task left its clone"
     assert any((tmp_path / "storage").rglob("*.dir")), "no output reached the DVC remote"
