@@ -2,7 +2,7 @@
 code against the stock Hugging Face recipes, with FLOPs, utilisation, memory and a GPU
 projection.
 
-Not run in CI (about 20 minutes on 2 CPU cores). Builds an offline stand-in of the hub
+Not run in CI (about 40 minutes on 2 CPU cores). Builds an offline stand-in of the hub
 checkpoint (hfl's config: 12 layers, hidden 768, 12 heads, intermediate 3072, vocabulary
 21,128, 512 positions; random weights in ``pytorch_model.bin`` beside ``vocab.txt``,
 ``dapt.experiments.hub_standin``), prepares the real corpus with the project's own split,
@@ -31,14 +31,16 @@ For each arm: trained (non-pad) tokens/s, seconds/step, padded share of the batc
 peak memory (RSS on CPU, ``max_memory_allocated`` on a GPU), FLOPs per trained token from
 the config (model FLOPs: encoder at each sequence's own length, MLM head at the predicted
 positions only; executed FLOPs: what the arm computes, padding and whole-vocabulary logits
-included), model FLOPs utilisation against this machine's dense fp32 matmul peak measured
-in the same run with the same threads, and ratios to the stock recipe. The project arm
+included), model FLOPs utilisation against this machine's dense matmul peak (fp32 on CPU,
+bf16 on a GPU) measured in the same run with the same threads, and ratios to the stock
+recipe. The project arm
 also profiles one extra step (the top operators by self time) and times one evaluation.
 Then a labelled projection: GPU hours of one pretraining run on this corpus and per
 billion tokens, and the batch x 512 that fits 24, 40 and 80 GB, with the arithmetic.
 
 Usage: python -m bench.real_size [--data ../shared/data/tcm_ner] [--steps 6] [--warmup 2]
-           [--batch-size 4] [--threads 2] [--arms project stock-mlm ...] [--work DIR]
+           [--batch-size 4] [--threads 2] [--repeats 2] [--arms project stock-mlm ...]
+           [--work DIR]
 """
 
 from __future__ import annotations
@@ -122,18 +124,26 @@ def flops_per_token(config, counts: dict[str, int], full_vocab: bool,
 
 
 def matmul_peak(threads: int, repeats: int = 5) -> dict[str, float]:
-    """Best dense fp32 GFLOP/s of ``torch.mm`` at the model's shapes and a square one."""
+    """Best dense GFLOP/s of ``torch.mm`` at the model's shapes and a square one: fp32 on
+    CPU (what training runs there), bf16 on a GPU (what ``precision: auto`` runs)."""
     torch.set_num_threads(threads)
+    cuda = torch.cuda.is_available()
+    device, dtype = ("cuda", torch.bfloat16) if cuda else ("cpu", torch.float32)
     shapes = {"2048x768x3072": (2048, 768, 3072), "2048x3072x768": (2048, 3072, 768),
               "2048^3": (2048, 2048, 2048)}
     best = {}
     for name, (m, k, n) in shapes.items():
-        a, b = torch.randn(m, k), torch.randn(k, n)
+        a = torch.randn(m, k, device=device, dtype=dtype)
+        b = torch.randn(k, n, device=device, dtype=dtype)
         torch.mm(a, b)
         times = []
         for _ in range(repeats):
+            if cuda:
+                torch.cuda.synchronize()
             start = time.perf_counter()
             torch.mm(a, b)
+            if cuda:
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
         best[name] = 2 * m * k * n / min(times) / 1e9
     return best
@@ -309,6 +319,21 @@ def spawn(arm: str, args: argparse.Namespace, work: Path) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+def merged(runs: list[dict]) -> dict:
+    """One arm's runs as one result: the means of its speeds, the largest peak memory, and
+    each run's tokens/s (``runs``)."""
+    ok = [r for r in runs if "error" not in r]
+    if len(ok) < len(runs):
+        return next(r for r in runs if "error" in r)
+    result = dict(ok[0])
+    for key in ("tokens_per_s", "s_per_step", "warmup_seconds", "eval_seconds"):
+        if key in result:
+            result[key] = sum(r[key] for r in ok) / len(ok)
+    result["peak_memory_gib"] = max(r["peak_memory_gib"] for r in ok)
+    result["runs"] = [r["tokens_per_s"] for r in ok]
+    return result
+
+
 def corpus_tokens(work: Path) -> int:
     table = pq.read_table(work / "tokenized" / "mlm.parquet", columns=["input_ids"])
     return sum(len(x) for x in table.column("input_ids").to_pylist())
@@ -325,10 +350,12 @@ def report(results: list[dict], peak: dict[str, float], args: argparse.Namespace
     print(f"\nmachine: {cpu_model()} ({', '.join(flags)}), {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {args.threads} threads, "
           f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}")
-    print("dense fp32 matmul peak: " + ", ".join(f"{k} {v:.1f}" for k, v in peak.items())
+    kind = "bf16" if torch.cuda.is_available() else "fp32"
+    print(f"dense {kind} matmul peak: " + ", ".join(f"{k} {v:.1f}" for k, v in peak.items())
           + f" GFLOP/s -> peak {gflops:.1f} GFLOP/s")
     print(f"batch {args.batch_size} sequences, {args.warmup} warm-up + {args.steps} measured "
-          "steps per arm, each arm in its own process\n")
+          f"steps per arm, each run in its own process, {args.repeats} runs per arm in "
+          "alternating order (figures: means; tok/s of each run in brackets)\n")
     head = (f"{'arm':16} {'tok/s':>7} {'s/step':>7} {'tok/step':>8} {'pad':>6} {'mem GiB':>8} "
             f"{'GF/tok':>7} {'exec':>7} {'MFU':>6} {'HFU':>6}")
     print(head)
@@ -343,7 +370,8 @@ def report(results: list[dict], peak: dict[str, float], args: argparse.Namespace
         print(f"{r['arm']:16} {r['tokens_per_s']:7.1f} {r['s_per_step']:7.2f} "
               f"{r['tokens_per_step']:8.0f} {r['pad_share']:6.1%} {r['peak_memory_gib']:8.2f} "
               f"{r['model_flops_per_token'] / 1e9:7.3f} "
-              f"{r['executed_flops_per_token'] / 1e9:7.3f} {mfu:6.1%} {hfu:6.1%}")
+              f"{r['executed_flops_per_token'] / 1e9:7.3f} {mfu:6.1%} {hfu:6.1%}  ["
+              + ", ".join(f"{x:.1f}" for x in r["runs"]) + "]")
     print("(GF/tok: model training FLOPs per trained token; exec: executed; MFU = tok/s x "
           "GF/tok / peak; HFU the same with executed FLOPs)")
     by = {r["arm"]: r for r in ok}
@@ -385,7 +413,8 @@ def report(results: list[dict], peak: dict[str, float], args: argparse.Namespace
 def projection(config, by: dict[str, dict], work: Path, gflops: float) -> None:
     """GPU hours and the batch that fits, labelled as a projection, with the arithmetic."""
     params = yaml.safe_load((work / "params.yaml").read_text(encoding="utf-8"))
-    arm = by.get("project-packed") or by.get("project")
+    arm = max((r for r in by.values() if r["arm"].startswith("project") and not
+               r["arm"].endswith("-ner")), key=lambda r: r["tokens_per_s"], default=None)
     if arm is None:
         return
     tokens = corpus_tokens(work)
@@ -435,10 +464,16 @@ def projection(config, by: dict[str, dict], work: Path, gflops: float) -> None:
               f"({a['memory_before_train_gib']:.2f} GiB before training)")
         grown = (a["peak_memory_gib"] - a["memory_before_train_gib"]) * 2**30 - 12 * n_params
         fp32 = 2 * (act + scores)  # CPU: fp32, attention through the math kernel (dropout)
+        measured = grown / a["max_batch_tokens"]
         print(f"  check of the activation model: (peak - before - 12 B x params of grads and "
               f"AdamW states) / {a['max_batch_tokens']} tokens of the largest batch = "
-              f"{grown / a['max_batch_tokens'] / 1024:.0f} KiB/token measured; the model at "
-              f"fp32 with the attention scores stored: {fp32 / 1024:.0f} KiB/token")
+              f"{measured / 1024:.0f} KiB/token measured; the model at fp32 with the attention "
+              f"scores stored: {fp32 / 1024:.0f} KiB/token (x{measured / fp32:.2f})")
+        for gb in (24, 40, 80):
+            room = gb * 1e9 * 0.9 - 2**30 - static
+            print(f"  {gb} GB if a GPU's activations exceed the model as this CPU's do "
+                  f"(x{measured / fp32:.2f}): batch "
+                  f"{math.floor(room / (MAX_LEN * (act * measured / fp32 + head)))} x 512")
 
 
 def main() -> None:
@@ -451,6 +486,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="sequences per step")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (all arms)")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="runs per arm, in alternating order (the figures are means)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the report of the runs saved in WORK/runs.json")
     parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -460,18 +499,27 @@ def main() -> None:
         return
     work = args.work or Path(tempfile.mkdtemp(prefix="real_size_"))
     work.mkdir(parents=True, exist_ok=True)
-    if not (work / "masked" / "train.parquet").is_file():
+    if not args.report_only and not (work / "masked" / "train.parquet").is_file():
         from dapt.experiments.hub_standin import hub_checkpoint
 
         hub = hub_checkpoint(work / "hub", shape=None)
         prepare(args.data, work, base_model=str(hub))
-    peak = matmul_peak(args.threads)
-    print("dense fp32 matmul GFLOP/s: " + ", ".join(f"{k} {v:.1f}" for k, v in peak.items()),
-          flush=True)
-    results = [spawn(arm, args, work) for arm in args.arms]
-    after = matmul_peak(args.threads)
-    peak = {k: max(v, after[k]) for k, v in peak.items()}
-    report(results, peak, args, work)
+    saved = work / "runs.json"
+    if args.report_only:
+        runs, peak = json.loads(saved.read_text(encoding="utf-8"))
+    else:
+        peak = matmul_peak(args.threads)
+        print("dense matmul GFLOP/s: " + ", ".join(f"{k} {v:.1f}" for k, v in peak.items()),
+              flush=True)
+        order = [*args.arms, *reversed(args.arms)] * (args.repeats // 2) + args.arms[
+            : args.repeats % 2 * len(args.arms)]  # forward, backward, ...: drift hits all
+        runs = {}
+        for arm in order:
+            runs.setdefault(arm, []).append(spawn(arm, args, work))
+        after = matmul_peak(args.threads)
+        peak = {k: max(v, after[k]) for k, v in peak.items()}
+        saved.write_text(json.dumps([runs, peak]), encoding="utf-8")
+    report([merged(runs[arm]) for arm in args.arms if arm in runs], peak, args, work)
 
 
 if __name__ == "__main__":

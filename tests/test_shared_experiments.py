@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dapt.browser_check import check_page, find_chromium, problems
 from tests.helpers import REPO, dvc, dvc_env, git, run_at_once, run_module, tiny_clone
 
 SBATCH = REPO / "scripts" / "slurm_grid.sbatch"
@@ -87,3 +88,11 @@ def test_experiments_of_two_machines_meet_in_one_report(tmp_path):
     settings = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert list(settings) == ["grid"] and settings["grid"]["seeds"] == list(SEEDS)
     assert "fewer than 3 seeds" in report.read_text(encoding="utf-8")
+    # The two experiments side by side, as a person looks at them: offline (vendored Vega).
+    dvc(collector, "plots", "diff", "grid-s1", "grid-s2", "-o", str(tmp_path / "plots"))
+    page = tmp_path / "plots" / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert "grid-s1" in text and "grid-s2" in text and "cdn.jsdelivr" not in text
+    browser = find_chromium()
+    if browser is not None:  # .ci/run installs one; tests/test_offline_pages.py tests more
+        assert problems(check_page(page, browser), min_views=text.count("vegaEmbed('#")) == []
