@@ -61,6 +61,7 @@ import torch
 import yaml
 
 from bench.pretrain_throughput import MAX_LEN, Meter, prepare
+from dapt.data.contracts import read_ner_windows
 
 REPO = Path(__file__).resolve().parents[1]
 ARMS = ("stock-mlm", "project", "project-packed", "project-eager", "project-foreach",
@@ -405,6 +406,13 @@ def report(results: list[dict], peak: dict[str, float], args: argparse.Namespace
               f"every pretrain.save_steps={base['save_steps']} steps "
               f"({steps_between:.0f} s of training): "
               f"{base['eval_seconds'] / (steps_between + base['eval_seconds']):.1%} of the run")
+        if "project-ner" in by:
+            dev, train = (sum(len(w["input_ids"]) for w in read_ner_windows(
+                work / "tokenized" / "ner.parquet", split)) for split in ("dev", "train"))
+            print(f"evaluation in finetune-ner: the dev documents after every epoch, "
+                  f"{dev:,} window tokens forward only against {train:,} trained (x3 FLOPs): "
+                  f"~{dev / (dev + 3 * train):.1%} of the compute (FLOPs ratio, not timed; "
+                  "CRF decoding on top)")
         print(f"\nprofile of one project step (top operators by self CPU time):\n{base['profile']}")
     config = BertConfig.from_pretrained(next((work / "hub").glob("*/*")))
     projection(config, by, work, gflops)
