@@ -95,4 +95,6 @@ def test_experiments_of_two_machines_meet_in_one_report(tmp_path):
     assert "grid-s1" in text and "grid-s2" in text and "cdn.jsdelivr" not in text
     browser = find_chromium()
     if browser is not None:  # .ci/run installs one; tests/test_offline_pages.py tests more
-        assert problems(check_page(page, browser), min_views=text.count("vegaEmbed('#")) == []
+        found = problems(check_page(page, browser), min_views=text.count("vegaEmbed('#"))
+        # The tiny profile's models tag no entity: an empty type confusion draws no marks.
+        assert [p for p in found if p != "chart plots_type_confusion_json drew no marks"] == []
