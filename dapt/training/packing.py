@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from dapt.training.trainer import sequence_lengths
+
 
 def pack_groups(lengths: Sequence[int], max_len: int) -> list[list[int]]:
     """Indices of ``lengths`` in bins of total length <= ``max_len``: longest first, each
@@ -51,8 +53,7 @@ class PackedRows(torch.utils.data.Dataset):
 
     def __init__(self, rows, max_len: int):
         self.rows = rows
-        lengths = getattr(rows, "lengths", None)
-        lengths = list(lengths) if lengths is not None else [len(r["input_ids"]) for r in rows]
+        lengths = sequence_lengths(rows)
         self.groups = pack_groups(lengths, max_len)
         self.lengths = [sum(lengths[i] for i in group) for group in self.groups]
 
